@@ -1,0 +1,73 @@
+/**
+ * Errors raised by pipe-io-server. Every one names the pipe it is about and says what to do.
+ * @module
+ */
+
+/**
+ * Machine-readable reason of a {@link PipeIOError}.
+ *
+ * - `ERR_PIPE_IN_USE`: another live server holds the pipe's ownership lock.
+ * - `ERR_NOT_A_FIFO`: something other than a FIFO is at the path; it is left alone.
+ * - `ERR_PIPE_MISSING`: `managePipes: false` and there is no FIFO at the path.
+ * - `ERR_PIPE_OPEN`: the pipe could not be created or opened (see `cause`).
+ * - `ERR_PIPE_RECREATE`: a deleted pipe could not be made again yet; the server keeps trying.
+ * - `ERR_SERVER_STOPPED`: the server stopped (or never started) before the work was done.
+ * - `ERR_HANDLER`: a message handler threw or rejected; the server keeps going.
+ * - `ERR_WRITE`: writing to the out pipe failed; the server reopens it and keeps the queue.
+ */
+export type PipeIOErrorCode =
+  | 'ERR_PIPE_IN_USE'
+  | 'ERR_NOT_A_FIFO'
+  | 'ERR_PIPE_MISSING'
+  | 'ERR_PIPE_OPEN'
+  | 'ERR_PIPE_RECREATE'
+  | 'ERR_SERVER_STOPPED'
+  | 'ERR_HANDLER'
+  | 'ERR_WRITE';
+
+/** An error about one pipe, with a stable {@link PipeIOErrorCode} and the path it concerns. */
+export class PipeIOError extends Error {
+  /** Stable reason, for code that reacts to the error. */
+  readonly code: PipeIOErrorCode;
+  /** The FIFO path concerned, when there is one. */
+  readonly path: string | undefined;
+
+  /**
+   * @param code - stable reason
+   * @param message - what happened and what to do about it
+   * @param options - the pipe's path and the underlying error
+   */
+  constructor(code: PipeIOErrorCode, message: string, options: { path?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'PipeIOError';
+    this.code = code;
+    this.path = options.path;
+  }
+}
+
+/** The errno code of a Node system error (`ENOENT`, `EAGAIN`, …), if it is one. */
+export function errnoCode(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null && typeof (error as { code?: unknown }).code === 'string'
+    ? (error as { code: string }).code
+    : undefined;
+}
+
+/** Plain words for the errno codes a user can meet when a pipe is created or opened. */
+export function describeErrno(error: unknown): string {
+  const code = errnoCode(error);
+  switch (code) {
+    case 'ENOENT':
+      return 'its folder does not exist (ENOENT)';
+    case 'ENOTDIR':
+      return 'a part of the path is not a folder (ENOTDIR)';
+    case 'EACCES':
+    case 'EPERM':
+      return `permission denied (${code}): check the folder's permissions and the user the server runs as`;
+    case 'EROFS':
+      return 'the file system is read-only (EROFS)';
+    case 'ENAMETOOLONG':
+      return 'the path is too long (ENAMETOOLONG)';
+    default:
+      return error instanceof Error ? error.message : String(error);
+  }
+}

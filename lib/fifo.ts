@@ -1,0 +1,372 @@
+/**
+ * FIFOs on disk: create them, own them, notice when they vanish, make them again.
+ *
+ * A pipe the server serves is held through an *anchor*: a descriptor opened
+ * `O_RDONLY | O_NONBLOCK` that is never read and lives as long as the server
+ * serves that inode. It does three jobs at once:
+ * - the ownership lock (`flock`) sits on it, so a second server cannot take the pipe;
+ * - it is a reader that is always there, so clients never meet `ENXIO`/`EPIPE` and a
+ *   blocking client `open()` never waits while the server runs;
+ * - it reaches the inode even after the path is deleted (`/proc/self/fd/N`), so the
+ *   reader and writer can reopen, wake and drain the very pipe they own.
+ *
+ * Linux only: `/proc/self/fd`, `O_RDWR`-free keep-alives and the pipe rules relied on
+ * here are Linux behaviour.
+ * @module
+ */
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import { getSystemErrorName } from 'node:util';
+import fsExt from 'fs-ext';
+import { PipeIOError, describeErrno, errnoCode } from './errors.js';
+
+const { O_RDONLY, O_WRONLY, O_NONBLOCK } = fs.constants;
+
+interface NativeBinding {
+  mkfifo(path: string, mode: number): number;
+}
+
+// Node has no mkfifo(2). The mkfifo utility would cost a fork and exec per pipe; a tiny
+// N-API addon (native/mkfifo.c, built by node-gyp at install like fs-ext) costs microseconds.
+const native = createRequire(import.meta.url)('../../build/Release/pipe_io_native.node') as NativeBinding;
+
+/** How a pipe is created and owned. */
+export interface FifoOptions {
+  /** Mode bits of FIFOs the server creates, applied exactly (the umask does not change them). */
+  readonly permissions: number;
+  /** Create the FIFO at start (taking over a stale one) and remove it at stop. */
+  readonly managePipes: boolean;
+}
+
+/** Creates a FIFO with exactly `mode`, throwing a Node-style system error. */
+export function makeFifo(path: string, mode: number): void {
+  const errno = native.mkfifo(path, mode);
+  if (errno !== 0) {
+    const code = getSystemErrorName(-errno);
+    throw Object.assign(new Error(`${code}: mkfifo '${path}'`), { code, errno: -errno, syscall: 'mkfifo', path });
+  }
+}
+
+/** One FIFO inode the server owns, held open and locked through its anchor descriptor. */
+export class FifoHandle {
+  /** The anchor: `O_RDONLY | O_NONBLOCK`, locked with `flock`, never read except by {@link drain}. */
+  readonly fd: number;
+  /** Inode number, to tell this FIFO from another one made at the same path. */
+  readonly ino: number;
+  /** Device number, with {@link ino}. */
+  readonly dev: number;
+  #closed = false;
+
+  /** @internal */
+  constructor(
+    readonly path: string,
+    fd: number,
+    stats: fs.Stats,
+  ) {
+    this.fd = fd;
+    this.ino = stats.ino;
+    this.dev = stats.dev;
+  }
+
+  /** Opens a new descriptor on this very inode, even if the path now names something else. */
+  #reopen(flags: number): number {
+    return fs.openSync(`/proc/self/fd/${this.fd}`, flags | O_NONBLOCK);
+  }
+
+  /** A fresh non-blocking read descriptor. Never blocks: a FIFO opens for reading at once. */
+  openReader(): number {
+    return this.#reopen(O_RDONLY);
+  }
+
+  /** A fresh non-blocking write descriptor. Never fails with ENXIO: the anchor is a reader. */
+  openWriter(): number {
+    return this.#reopen(O_WRONLY);
+  }
+
+  /**
+   * Opens and closes a writer, so that readers of this inode see end of stream as soon
+   * as the other writers are gone. Without it, a reader that opened after the last
+   * end of stream would wait for a writer that may never come.
+   */
+  kick(): void {
+    fs.closeSync(this.openWriter());
+  }
+
+  /** Reads whatever the kernel holds in this pipe, without waiting. */
+  drain(): Buffer {
+    const chunks: Buffer[] = [];
+    const chunk = Buffer.allocUnsafe(65536);
+    for (;;) {
+      let n: number;
+      try {
+        n = fs.readSync(this.fd, chunk, 0, chunk.length, null);
+      } catch (error) {
+        if (errnoCode(error) === 'EAGAIN') break;
+        throw error;
+      }
+      if (n === 0) break;
+      chunks.push(Buffer.from(chunk.subarray(0, n)));
+    }
+    return Buffer.concat(chunks);
+  }
+
+  /** Whether `stats` (from `lstat` of the path) describe this inode. */
+  isAt(stats: fs.Stats | null): boolean {
+    return stats !== null && stats.isFIFO() && stats.ino === this.ino && stats.dev === this.dev;
+  }
+
+  /** Removes the path if it still names this inode: never someone else's file. */
+  unlinkIfOurs(): void {
+    try {
+      if (this.isAt(fs.lstatSync(this.path))) fs.unlinkSync(this.path);
+    } catch {
+      // Already gone, or the folder is: nothing of ours is left to remove.
+    }
+  }
+
+  /** Closes the anchor, which releases the lock. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    fs.closeSync(this.fd);
+  }
+}
+
+async function lstatOrNull(path: string): Promise<fs.Stats | null> {
+  try {
+    return await fs.promises.lstat(path);
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return null;
+    throw new PipeIOError('ERR_PIPE_OPEN', `Cannot use the pipe '${path}': ${describeErrno(error)}.`, {
+      path,
+      cause: error,
+    });
+  }
+}
+
+function kindOf(stats: fs.Stats): string {
+  if (stats.isDirectory()) return 'a folder';
+  if (stats.isFile()) return 'a regular file';
+  if (stats.isSymbolicLink()) return 'a symbolic link';
+  if (stats.isSocket()) return 'a socket';
+  return 'not a FIFO';
+}
+
+/**
+ * Opens the anchor on the FIFO at `path` and takes its lock.
+ * Returns null when the path changed under us (the caller looks again).
+ */
+function lockFifo(path: string, seen: fs.Stats): FifoHandle | null {
+  let fd: number;
+  try {
+    // O_NONBLOCK: a read-only open of a FIFO then returns at once instead of waiting for a writer.
+    fd = fs.openSync(path, O_RDONLY | O_NONBLOCK);
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return null;
+    throw new PipeIOError('ERR_PIPE_OPEN', `Cannot open the pipe '${path}': ${describeErrno(error)}.`, {
+      path,
+      cause: error,
+    });
+  }
+  const stats = fs.fstatSync(fd);
+  if (stats.ino !== seen.ino || stats.dev !== seen.dev) {
+    fs.closeSync(fd);
+    return null;
+  }
+  try {
+    fsExt.flockSync(fd, 'exnb');
+  } catch (error) {
+    fs.closeSync(fd);
+    const code = errnoCode(error);
+    if (code === 'EAGAIN' || code === 'EWOULDBLOCK') {
+      throw new PipeIOError(
+        'ERR_PIPE_IN_USE',
+        `The pipe '${path}' is in use by another pipe-io-server (it holds the pipe's lock). ` +
+          'Stop that server or choose other paths.',
+        { path, cause: error },
+      );
+    }
+    throw new PipeIOError('ERR_PIPE_OPEN', `Cannot lock the pipe '${path}': ${describeErrno(error)}.`, {
+      path,
+      cause: error,
+    });
+  }
+  return new FifoHandle(path, fd, stats);
+}
+
+/**
+ * Creates (when managed) and opens the FIFO at `path`, and takes its ownership lock.
+ *
+ * A FIFO already at the path whose lock nobody holds is stale (its server died); a
+ * managed server takes it over and sets its mode, rather than replacing it, so clients
+ * still blocked in `open()` on it are served instead of stranded on a dead inode.
+ * Nothing that is not a FIFO is ever removed.
+ */
+export async function acquireFifo(path: string, options: FifoOptions): Promise<FifoHandle> {
+  for (let attempt = 0; ; attempt++) {
+    let stats = await lstatOrNull(path);
+    let created = false;
+    if (stats === null) {
+      if (!options.managePipes) {
+        throw new PipeIOError(
+          'ERR_PIPE_MISSING',
+          `There is no FIFO at '${path}'. Create it first (mkfifo '${path}') or pass managePipes: true.`,
+          { path },
+        );
+      }
+      try {
+        makeFifo(path, options.permissions);
+        created = true;
+      } catch (error) {
+        // Someone made something there between our lstat and mkfifo: look again.
+        if (errnoCode(error) === 'EEXIST' && attempt < 3) continue;
+        throw new PipeIOError('ERR_PIPE_OPEN', `Cannot create the FIFO '${path}': ${describeErrno(error)}.`, {
+          path,
+          cause: error,
+        });
+      }
+      stats = fs.lstatSync(path);
+    }
+    if (!stats.isFIFO()) {
+      throw new PipeIOError(
+        'ERR_NOT_A_FIFO',
+        `'${path}' is ${kindOf(stats)}, not a FIFO; it was left untouched. Remove it or choose another path.`,
+        { path },
+      );
+    }
+    const handle = lockFifo(path, stats);
+    if (handle === null) {
+      if (attempt < 3) continue;
+      throw new PipeIOError('ERR_PIPE_OPEN', `The pipe '${path}' keeps changing under the server; is another process replacing it?`, { path });
+    }
+    if (options.managePipes && !created) {
+      try {
+        fs.fchmodSync(handle.fd, options.permissions);
+      } catch (error) {
+        handle.close();
+        throw new PipeIOError(
+          'ERR_PIPE_OPEN',
+          `A stale FIFO at '${path}' cannot be taken over: ${describeErrno(error)}. Remove it, or pass managePipes: false.`,
+          { path, cause: error },
+        );
+      }
+    }
+    return handle;
+  }
+}
+
+/** What an {@link OwnedFifo} tells its owner. */
+export interface OwnedFifoHooks {
+  /** The path was deleted or replaced, and `next` now serves it; `previous` is the owner's to retire and close. */
+  replaced(next: FifoHandle, previous: FifoHandle): void;
+  /** Something is wrong that the server survives (it keeps serving and keeps checking). */
+  warning(error: PipeIOError): void;
+}
+
+/**
+ * A FIFO path the server serves for its whole run: the current {@link FifoHandle}, and a
+ * watch that notices when the path is deleted or replaced and brings the pipe back.
+ */
+export class OwnedFifo {
+  #current: FifoHandle;
+  #timer: NodeJS.Timeout | undefined;
+  #checking = false;
+  #released = false;
+  #warned: string | undefined;
+
+  private constructor(
+    readonly path: string,
+    private readonly options: FifoOptions,
+    private readonly hooks: OwnedFifoHooks,
+    current: FifoHandle,
+  ) {
+    this.#current = current;
+  }
+
+  /** Creates or opens the pipe and locks it. */
+  static async acquire(path: string, options: FifoOptions, hooks: OwnedFifoHooks): Promise<OwnedFifo> {
+    return new OwnedFifo(path, options, hooks, await acquireFifo(path, options));
+  }
+
+  /** The inode that the path names now. */
+  get current(): FifoHandle {
+    return this.#current;
+  }
+
+  /** Checks the path every `intervalMs` (0: never). The timer does not keep the process alive. */
+  watch(intervalMs: number): void {
+    if (intervalMs <= 0 || this.#timer !== undefined) return;
+    this.#timer = setInterval(() => void this.check(), intervalMs).unref();
+  }
+
+  #warnOnce(error: PipeIOError): void {
+    if (this.#warned === error.code) return;
+    this.#warned = error.code;
+    this.hooks.warning(error);
+  }
+
+  /** Looks at the path once, and brings the pipe back if it was deleted or replaced by another FIFO. */
+  async check(): Promise<void> {
+    if (this.#checking || this.#released) return;
+    this.#checking = true;
+    try {
+      let stats: fs.Stats | null;
+      try {
+        stats = await lstatOrNull(this.path);
+      } catch (error) {
+        this.#warnOnce(error as PipeIOError);
+        return;
+      }
+      if (this.#released || this.#current.isAt(stats)) {
+        this.#warned = undefined;
+        return;
+      }
+      if (stats !== null && !stats.isFIFO()) {
+        this.#warnOnce(
+          new PipeIOError(
+            'ERR_NOT_A_FIFO',
+            `'${this.path}' was replaced by ${kindOf(stats)}; it is left untouched, and clients already connected are still served.`,
+            { path: this.path },
+          ),
+        );
+        return;
+      }
+      let next: FifoHandle;
+      try {
+        next = await acquireFifo(this.path, this.options);
+      } catch (error) {
+        this.#warnOnce(
+          new PipeIOError(
+            'ERR_PIPE_RECREATE',
+            `The pipe '${this.path}' is gone and cannot be made again yet (${(error as Error).message}); still trying.`,
+            { path: this.path, cause: error },
+          ),
+        );
+        return;
+      }
+      if (this.#released) {
+        if (this.options.managePipes) next.unlinkIfOurs();
+        next.close();
+        return;
+      }
+      this.#warned = undefined;
+      const previous = this.#current;
+      this.#current = next;
+      this.hooks.replaced(next, previous);
+    } finally {
+      this.#checking = false;
+    }
+  }
+
+  /**
+   * Stops watching and gives the path up: removes it when managed (only if it is still
+   * ours). The owner closes its handles afterwards; removing first means a client that
+   * opens the path from then on fails at once with ENOENT instead of waiting on a dying pipe.
+   */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    clearInterval(this.#timer);
+    if (this.options.managePipes) this.#current.unlinkIfOurs();
+  }
+}

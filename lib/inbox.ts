@@ -1,0 +1,121 @@
+/**
+ * Where read messages go: the `handleMessage` hook, and async iterators with backpressure.
+ * @module
+ */
+import type { EventEmitter } from 'node:events';
+import { PipeIOError } from './errors.js';
+
+/** Something whose reading can be paused. */
+export interface FlowControl {
+  /** Stop reading. */
+  pause(): void;
+  /** Read again. */
+  resume(): void;
+}
+
+/** A server as the inbox sees it. */
+export interface InboxOwner extends EventEmitter {
+  /** The hook every message goes through. */
+  handleMessage(message: string): unknown;
+  /** Where the server is in its life. */
+  readonly state: string;
+}
+
+/** Messages an iterator may hold before reading pauses. */
+const ITERATOR_HIGH_WATER = 1024;
+
+/** @internal Delivers messages to the owner's hook and to its iterators. */
+export class MessageInbox {
+  #lagging = new Set<object>();
+  #enders = new Set<() => void>();
+
+  constructor(
+    private readonly owner: InboxOwner,
+    private readonly flow: FlowControl,
+    private readonly warn: (error: PipeIOError) => void,
+  ) {}
+
+  /** Calls the hook; a throw or a rejection becomes a warning, never a crash. */
+  deliver(message: string): void {
+    try {
+      const result = this.owner.handleMessage(message);
+      if (result instanceof Promise) result.catch((error: unknown) => this.#handlerFailed(error));
+    } catch (error) {
+      this.#handlerFailed(error);
+    }
+  }
+
+  #handlerFailed(error: unknown): void {
+    this.warn(
+      new PipeIOError('ERR_HANDLER', `A message handler failed: ${error instanceof Error ? error.message : String(error)}`, {
+        cause: error,
+      }),
+    );
+  }
+
+  /** Ends every iterator once it has yielded what it holds. */
+  end(): void {
+    for (const end of this.#enders) end();
+  }
+
+  /** An iterator over `'message'` events; lagging iterators pause reading. */
+  iterate(): AsyncIterableIterator<string> {
+    const owner = this.owner;
+    const buffered: string[] = [];
+    let head = 0;
+    let done = owner.state === 'stopped';
+    let wake: (() => void) | undefined;
+    const token = {};
+
+    const onMessage = (message: string): void => {
+      buffered.push(message);
+      if (buffered.length - head >= ITERATOR_HIGH_WATER && !this.#lagging.has(token)) {
+        if (this.#lagging.size === 0) this.flow.pause();
+        this.#lagging.add(token);
+      }
+      wake?.();
+    };
+    const finish = (): void => {
+      done = true;
+      owner.off('message', onMessage);
+      this.#enders.delete(finish);
+      this.#unlag(token);
+      wake?.();
+    };
+    if (!done) {
+      owner.on('message', onMessage);
+      this.#enders.add(finish);
+    }
+
+    const iterator: AsyncIterableIterator<string> = {
+      next: async (): Promise<IteratorResult<string>> => {
+        while (head === buffered.length && !done) await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+        if (head < buffered.length) {
+          const value = buffered[head++]!;
+          if (head === buffered.length) {
+            buffered.length = 0;
+            head = 0;
+          }
+          if (buffered.length - head < ITERATOR_HIGH_WATER / 2) this.#unlag(token);
+          return { value, done: false };
+        }
+        return { value: undefined, done: true };
+      },
+      return: async (): Promise<IteratorResult<string>> => {
+        finish();
+        buffered.length = 0;
+        head = 0;
+        return { value: undefined, done: true };
+      },
+      [Symbol.asyncIterator]() {
+        return iterator;
+      },
+    };
+    return iterator;
+  }
+
+  #unlag(token: object): void {
+    if (this.#lagging.delete(token) && this.#lagging.size === 0) this.flow.resume();
+  }
+}

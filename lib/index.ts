@@ -1,0 +1,18 @@
+/**
+ * pipe-io-server: dependable line-based message channels over POSIX named pipes.
+ *
+ * ```ts
+ * import { PipeIOServer } from 'pipe-io-server';
+ * const server = new PipeIOServer('send', 'recv');
+ * server.on('message', (line) => server.send(line));
+ * await server.start();
+ * ```
+ * @module pipe-io-server
+ */
+export { PipeIOServer } from './server.js';
+export { PipeReaderServer } from './reader.js';
+export { PipeWriterServer } from './writer.js';
+export { PipeServerBase, type ServerState, type EventMapOf } from './lifecycle.js';
+export { PipeIOError, type PipeIOErrorCode } from './errors.js';
+export type { PipeOptions, ReaderOptions, WriterOptions, PipeIOServerOptions } from './options.js';
+export type { PipeRole, OversizeInfo, RecreateInfo, ReaderEvents, WriterEvents, PipeIOServerEvents } from './events.js';

@@ -1,0 +1,73 @@
+/**
+ * Options of the servers, with their defaults in one place.
+ * @module
+ */
+
+/** Options every server takes. */
+export interface PipeOptions {
+  /** Mode bits of the FIFOs the server creates, applied exactly, whatever the umask. Default `0o600`. */
+  permissions?: number;
+  /**
+   * `true` (default): create the FIFOs at `start()` (taking over a stale FIFO that no live server
+   * holds) and remove them at `stop()`. `false`: use FIFOs that someone else made, and leave them.
+   */
+  managePipes?: boolean;
+  /**
+   * How often, in milliseconds, the server checks that its paths still name its FIFOs, and makes a
+   * deleted one again. Default `250`; `0` turns the check off.
+   */
+  watchInterval?: number;
+  /** Stops the server when aborted. */
+  signal?: AbortSignal;
+}
+
+/** Options of servers that read messages. */
+export interface ReaderOptions extends PipeOptions {
+  /**
+   * Longest message accepted, in bytes without the newline. A longer line is dropped and reported
+   * through the `'oversize'` event; memory stays bounded even for an endless line. Default 1 MiB.
+   */
+  maxMessageBytes?: number;
+}
+
+/** Options of servers that send messages. */
+export interface WriterOptions extends PipeOptions {
+  /**
+   * Bytes of queued, not yet written messages above which {@link PipeWriterServer.needsDrain} turns
+   * true; `'drain'` fires when the queue is below it again. Default 1 MiB.
+   */
+  highWaterMark?: number;
+}
+
+/** Options of {@link PipeIOServer}: both halves'. */
+export interface PipeIOServerOptions extends ReaderOptions, WriterOptions {}
+
+/** @internal */
+export interface ResolvedOptions {
+  readonly permissions: number;
+  readonly managePipes: boolean;
+  readonly watchInterval: number;
+  readonly maxMessageBytes: number;
+  readonly highWaterMark: number;
+}
+
+function positiveInteger(name: string, value: number | undefined, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < min) {
+    throw new RangeError(`Option ${name} must be an integer >= ${min}, got ${String(value)}.`);
+  }
+  return value;
+}
+
+/** @internal Fills in defaults and rejects nonsense early, with the option's name. */
+export function resolveOptions(options: PipeIOServerOptions = {}): ResolvedOptions {
+  const permissions = positiveInteger('permissions', options.permissions, 0o600, 0);
+  if (permissions > 0o7777) throw new RangeError(`Option permissions must be a file mode like 0o600, got 0o${permissions.toString(8)}.`);
+  return {
+    permissions,
+    managePipes: options.managePipes ?? true,
+    watchInterval: positiveInteger('watchInterval', options.watchInterval, 250, 0),
+    maxMessageBytes: positiveInteger('maxMessageBytes', options.maxMessageBytes, 1024 * 1024, 1),
+    highWaterMark: positiveInteger('highWaterMark', options.highWaterMark, 1024 * 1024, 1),
+  };
+}

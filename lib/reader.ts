@@ -1,0 +1,242 @@
+/**
+ * The in pipe: clients write lines into it, the server reads them.
+ *
+ * One read descriptor at a time is driven by libuv's pipe handle (`net.Socket({ fd })`),
+ * so nothing ever waits in the threadpool. When every client has closed, the reader sees
+ * end of stream: it delivers any unfinished last line on its own, and moves to a fresh
+ * descriptor on the same inode for the next client. The anchor (see `fifo.ts`) keeps a
+ * reader on the pipe at every moment, so clients never block or fail while that happens.
+ *
+ * End of stream is only seen while no writer is open. A client that opens the pipe
+ * before the server has read the previous client's end of stream continues the same
+ * stream: the kernel marks no boundary between them, which is why clients must end
+ * every message with a newline.
+ * @module
+ */
+import net from 'node:net';
+import { PipeIOError } from './errors.js';
+import type { OversizeInfo, ReaderEvents, RecreateInfo } from './events.js';
+import { FifoHandle, OwnedFifo } from './fifo.js';
+import { LineDecoder } from './framing.js';
+import { MessageInbox } from './inbox.js';
+import { PipeServerBase } from './lifecycle.js';
+import { type ReaderOptions, type ResolvedOptions, resolveOptions } from './options.js';
+
+/** What a {@link PipeReader} reports to its owner. */
+export interface PipeReaderHooks {
+  /** One complete message. */
+  message(message: string): void;
+  /** A line too long was dropped. */
+  oversize(info: OversizeInfo): void;
+  /** The pipe was deleted and is back. */
+  recreate(info: RecreateInfo): void;
+  /** A problem the reader survives. */
+  warning(error: PipeIOError): void;
+}
+
+/** One read descriptor and the partial line it has read. */
+interface Source {
+  readonly handle: FifoHandle;
+  readonly socket: net.Socket;
+  readonly decoder: LineDecoder;
+  ended: boolean;
+}
+
+/**
+ * The reading engine behind {@link PipeReaderServer} and {@link PipeIOServer}: no lifecycle
+ * of its own, just `open()`, `close()`, `pause()` and `resume()`.
+ */
+export class PipeReader {
+  #fifo: OwnedFifo | undefined;
+  #sources = new Set<Source>();
+  #handles = new Set<FifoHandle>();
+  #paused = false;
+  #closing = false;
+
+  /**
+   * @param path - the in pipe
+   * @param options - resolved options
+   * @param hooks - where messages and reports go
+   */
+  constructor(
+    readonly path: string,
+    private readonly options: ResolvedOptions,
+    private readonly hooks: PipeReaderHooks,
+  ) {}
+
+  /** Creates or opens the pipe and starts reading. */
+  async open(): Promise<void> {
+    this.#closing = false;
+    const fifo = await OwnedFifo.acquire(this.path, this.options, {
+      replaced: (next, previous) => this.#replaced(next, previous),
+      warning: (error) => this.hooks.warning(error),
+    });
+    this.#fifo = fifo;
+    this.#handles.add(fifo.current);
+    this.#attach(fifo.current);
+    fifo.watch(this.options.watchInterval);
+  }
+
+  #attach(handle: FifoHandle): void {
+    const socket = new net.Socket({ fd: handle.openReader(), readable: true, writable: false });
+    const source: Source = {
+      handle,
+      socket,
+      decoder: new LineDecoder(this.options.maxMessageBytes, {
+        line: this.hooks.message,
+        oversize: () => this.hooks.oversize({ path: this.path, limit: this.options.maxMessageBytes }),
+      }),
+      ended: false,
+    };
+    this.#sources.add(source);
+    socket.on('data', (chunk: Buffer) => source.decoder.push(chunk));
+    socket.on('end', () => {
+      // Every writer has closed: an unfinished line is a message of its own.
+      source.ended = true;
+      source.decoder.end();
+      if (!this.#closing && handle === this.#fifo?.current) this.#reattach(handle);
+    });
+    socket.on('error', (error) => {
+      this.hooks.warning(new PipeIOError('ERR_PIPE_OPEN', `Reading '${this.path}' failed: ${error.message}; reopening it.`, { path: this.path, cause: error }));
+    });
+    socket.on('close', () => {
+      this.#sources.delete(source);
+      if (!source.ended && !this.#closing && handle === this.#fifo?.current) this.#reattach(handle);
+      this.#closeIfUnused(handle);
+    });
+    if (this.#paused) socket.pause();
+  }
+
+  /** Opens the next read descriptor; if the system refuses (EMFILE…), says so and tries again soon. */
+  #reattach(handle: FifoHandle): void {
+    try {
+      this.#attach(handle);
+    } catch (error) {
+      this.hooks.warning(
+        new PipeIOError('ERR_PIPE_OPEN', `Cannot reopen '${this.path}' for reading (${(error as Error).message}); retrying.`, {
+          path: this.path,
+          cause: error,
+        }),
+      );
+      setTimeout(() => {
+        if (!this.#closing && handle === this.#fifo?.current) this.#reattach(handle);
+      }, 100).unref();
+    }
+  }
+
+  /** A retired inode is closed once its last reader is done with it. */
+  #closeIfUnused(handle: FifoHandle): void {
+    if (handle === this.#fifo?.current && !this.#closing) return;
+    for (const source of this.#sources) if (source.handle === handle) return;
+    this.#handles.delete(handle);
+    handle.close();
+  }
+
+  #replaced(next: FifoHandle, previous: FifoHandle): void {
+    this.#handles.add(next);
+    this.#reattach(next);
+    // Clients that still hold the old inode finish their lines there; the kick turns
+    // "no writer left" into end of stream, so the old reader closes once they are done.
+    try {
+      previous.kick();
+    } catch {
+      for (const source of this.#sources) if (source.handle === previous) source.socket.destroy();
+    }
+    this.#closeIfUnused(previous);
+    this.hooks.recreate({ path: this.path, role: 'in' });
+  }
+
+  /** Stops reading; the kernel holds what clients write until the pipe fills. */
+  pause(): void {
+    this.#paused = true;
+    for (const source of this.#sources) source.socket.pause();
+  }
+
+  /** Reads again after {@link pause}. */
+  resume(): void {
+    this.#paused = false;
+    for (const source of this.#sources) source.socket.resume();
+  }
+
+  /**
+   * Removes the pipe (when managed) and closes every descriptor. Clients writing get EPIPE,
+   * clients opening the removed path get ENOENT: nobody is left waiting.
+   */
+  async close(): Promise<void> {
+    this.#closing = true;
+    this.#fifo?.release();
+    const closed = [...this.#sources].map((source) => {
+      source.socket.destroy();
+      return new Promise<void>((resolve) => {
+        if (source.socket.closed) resolve();
+        else source.socket.once('close', () => resolve());
+      });
+    });
+    await Promise.all(closed);
+    this.#sources.clear();
+    for (const handle of this.#handles) handle.close();
+    this.#handles.clear();
+    this.#fifo = undefined;
+  }
+}
+
+/**
+ * A server that only reads: clients write lines into `inPipe`.
+ *
+ * ```ts
+ * const server = new PipeReaderServer('/tmp/app/send');
+ * server.on('message', (line) => console.log(line));
+ * await server.start();
+ * ```
+ * Override {@link handleMessage} in a subclass instead of listening, if you prefer.
+ */
+export class PipeReaderServer extends PipeServerBase<ReaderEvents> {
+  readonly #reader: PipeReader;
+  readonly #inbox: MessageInbox;
+
+  /**
+   * @param inPipe - path of the FIFO clients write to
+   * @param options - see {@link ReaderOptions}
+   */
+  constructor(
+    readonly inPipe: string,
+    options: ReaderOptions = {},
+  ) {
+    super(options.signal);
+    const resolved = resolveOptions(options);
+    this.#reader = new PipeReader(inPipe, resolved, {
+      message: (message) => this.#inbox.deliver(message),
+      oversize: (info) => this.emit('oversize', info),
+      recreate: (info) => this.emit('recreate', info),
+      warning: (error) => this.warn(error),
+    });
+    this.#inbox = new MessageInbox(this, this.#reader, (error) => this.warn(error));
+  }
+
+  /**
+   * Called for every message. The default emits `'message'`. A subclass may override it; a
+   * throw or a rejected promise is reported through `'warning'`, never crashes the server.
+   */
+  handleMessage(message: string): unknown {
+    return this.emit('message', message);
+  }
+
+  /** Messages as an async iterator; it ends when the server stops. Reading pauses while it lags. */
+  [Symbol.asyncIterator](): AsyncIterableIterator<string> {
+    return this.#inbox.iterate();
+  }
+
+  /** Same as iterating the server itself. */
+  messages(): AsyncIterableIterator<string> {
+    return this.#inbox.iterate();
+  }
+
+  protected override open(): Promise<void> {
+    return this.#reader.open();
+  }
+
+  protected override async close(): Promise<void> {
+    await this.#reader.close();
+    this.#inbox.end();
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * The two halves together: the server most applications want.
+ * @module
+ */
+import type { PipeIOServerEvents } from './events.js';
+import { MessageInbox } from './inbox.js';
+import { PipeServerBase } from './lifecycle.js';
+import { type PipeIOServerOptions, resolveOptions } from './options.js';
+import { PipeReader } from './reader.js';
+import { PipeWriter } from './writer.js';
+
+/**
+ * Reads messages from `inPipe` and sends messages into `outPipe`.
+ *
+ * ```ts
+ * const server = new PipeIOServer('/tmp/app/send', '/tmp/app/recv');
+ * server.on('message', (line) => server.send(`echo: ${line}`));
+ * await server.start();
+ * // … later
+ * await server.stop();
+ * ```
+ * Or subclass it, like the Python original:
+ * ```ts
+ * class Echo extends PipeIOServer {
+ *   override handleMessage(message: string) { return this.send(message); }
+ * }
+ * ```
+ */
+export class PipeIOServer extends PipeServerBase<PipeIOServerEvents> {
+  readonly #reader: PipeReader;
+  readonly #writer: PipeWriter;
+  readonly #inbox: MessageInbox;
+
+  /**
+   * @param inPipe - path of the FIFO the server reads (clients write to it)
+   * @param outPipe - path of the FIFO the server writes (clients read it)
+   * @param options - see {@link PipeIOServerOptions}
+   */
+  constructor(
+    readonly inPipe: string,
+    readonly outPipe: string,
+    options: PipeIOServerOptions = {},
+  ) {
+    super(options.signal);
+    const resolved = resolveOptions(options);
+    const warn = this.warn.bind(this);
+    this.#reader = new PipeReader(inPipe, resolved, {
+      message: (message) => this.#inbox.deliver(message),
+      oversize: (info) => this.emit('oversize', info),
+      recreate: (info) => this.emit('recreate', info),
+      warning: warn,
+    });
+    this.#writer = new PipeWriter(outPipe, resolved, {
+      drain: () => this.emit('drain'),
+      recreate: (info) => this.emit('recreate', info),
+      warning: warn,
+    });
+    this.#inbox = new MessageInbox(this, this.#reader, warn);
+  }
+
+  /**
+   * Called for every message. The default emits `'message'`. A subclass may override it; a
+   * throw or a rejected promise is reported through `'warning'`, never crashes the server.
+   */
+  handleMessage(message: string): unknown {
+    return this.emit('message', message);
+  }
+
+  /**
+   * Sends one message: resolves once the line is written into the out pipe. Rejects with a
+   * `TypeError` if `message` contains a newline (nothing is written), and with a
+   * `PipeIOError` (`ERR_SERVER_STOPPED`) when the server is not running or stops first.
+   */
+  send(message: string): Promise<void> {
+    return this.#writer.send(message);
+  }
+
+  /** Size of what is queued and not yet in the out pipe: characters plus one per newline (bytes, for ASCII text). */
+  get queuedBytes(): number {
+    return this.#writer.queuedBytes;
+  }
+
+  /** Whether the send queue is above `highWaterMark`; wait for `'drain'` before sending more. */
+  get needsDrain(): boolean {
+    return this.#writer.needsDrain;
+  }
+
+  /** Messages as an async iterator; it ends when the server stops. Reading pauses while it lags. */
+  [Symbol.asyncIterator](): AsyncIterableIterator<string> {
+    return this.#inbox.iterate();
+  }
+
+  /** Same as iterating the server itself. */
+  messages(): AsyncIterableIterator<string> {
+    return this.#inbox.iterate();
+  }
+
+  protected override async open(): Promise<void> {
+    // The out pipe first: a client that sees the in pipe appear can count on its replies' pipe.
+    await this.#writer.open();
+    await this.#reader.open();
+  }
+
+  protected override async close(): Promise<void> {
+    await Promise.all([this.#reader.close(), this.#writer.close()]);
+    this.#inbox.end();
+  }
+}
