@@ -49,8 +49,8 @@ export class PipeWriter {
   #head = 0;
   #queuedBytes = 0;
   #needsDrain = false;
-  /** Entries `#head..#inflightEnd` are being written by libuv; 0 entries when idle. */
-  #inflightEnd = -1;
+  /** How many entries from `#head` on libuv is writing (0: none, the main thread writes). */
+  #inflight = 0;
   #scheduled = false;
   #switching = false;
   #open = false;
@@ -142,7 +142,7 @@ export class PipeWriter {
 
   #flush(): void {
     this.#scheduled = false;
-    while (this.#open && !this.#switching && this.#inflightEnd < 0 && this.#head < this.#queue.length) {
+    while (this.#open && !this.#switching && this.#inflight === 0 && this.#head < this.#queue.length) {
       const from = this.#head;
       let to = from + 1;
       let chunk: Buffer;
@@ -164,48 +164,65 @@ export class PipeWriter {
         written = fs.writeSync(this.#fd, chunk);
       } catch (error) {
         if (errnoCode(error) !== 'EAGAIN') {
-          this.#fail(from, to, error);
+          this.#fail(to - from, error);
           continue;
         }
         written = 0;
       }
       if (written === chunk.length) {
-        this.#done(from, to);
+        this.#done(to - from);
         continue;
       }
-      // The pipe is full: libuv writes the rest when a reader makes room.
-      this.#inflightEnd = to;
+      // The pipe is full. Lines already wholly in it are sent; libuv writes the rest when a reader makes room.
+      const whole = written > 0 && typeof first === 'string' ? this.#wholeLines(from, to, written) : 0;
+      this.#done(whole);
+      this.#inflight = to - from - whole;
       this.#socket!.write(chunk.subarray(written), (error) => {
         if (!this.#open) return; // close() has settled everything already
-        this.#inflightEnd = -1;
-        if (error) this.#fail(from, to, error);
-        else this.#done(from, to);
+        const count = this.#inflight;
+        this.#inflight = 0;
+        if (error) this.#fail(count, error);
+        else this.#done(count);
         this.#flush();
       });
     }
   }
 
-  #done(from: number, to: number): void {
-    this.#settleRange(from, to, undefined);
+  /** How many of the lines `from..to` fit wholly in their first `written` encoded bytes. */
+  #wholeLines(from: number, to: number, written: number): number {
+    let bytes = 0;
+    for (let i = from; i < to; i++) {
+      bytes += Buffer.byteLength(this.#queue[i] as string) + 1;
+      if (bytes > written) return i - from;
+    }
+    return to - from;
+  }
+
+  /** The first `count` queued entries are in the pipe. */
+  #done(count: number): void {
+    if (count === 0) return;
+    this.#settleFront(count, undefined);
     if (this.#needsDrain && this.#queuedBytes <= this.options.highWaterMark) {
       this.#needsDrain = false;
       this.hooks.drain();
     }
   }
 
-  #fail(from: number, to: number, cause: unknown): void {
+  #fail(count: number, cause: unknown): void {
     const error = new PipeIOError('ERR_WRITE', `Writing to '${this.path}' failed: ${(cause as Error).message}`, {
       path: this.path,
       cause,
     });
-    this.#settleRange(from, to, error);
+    this.#settleFront(count, error);
     this.hooks.warning(error);
   }
 
-  /** Settles entries `from..to`, takes them off the queue and out of its size. */
-  #settleRange(from: number, to: number, error: Error | undefined): void {
+  /** Settles the first `count` queued entries, and takes them off the queue and out of its size. */
+  #settleFront(count: number, error: Error | undefined): void {
     const queue = this.#queue;
     const settle = this.#settle;
+    const from = this.#head;
+    const to = from + count;
     let size = 0;
     for (let i = from; i < to; i++) {
       const entry = queue[i]!;
@@ -260,7 +277,7 @@ export class PipeWriter {
     // A write stuck in libuv completes once the old pipe has room: make room by rescuing its contents.
     const wait = (): void => {
       if (!this.#open) return;
-      if (this.#inflightEnd < 0) return finish();
+      if (this.#inflight === 0) return finish();
       rescued.push(previous.drain());
       setImmediate(wait);
     };
@@ -281,7 +298,7 @@ export class PipeWriter {
     this.#queue = [];
     this.#settle = [];
     this.#head = 0;
-    this.#inflightEnd = -1;
+    this.#inflight = 0;
     this.#queuedBytes = 0;
     for (let i = from; i < end; i++) settle[i]!(error);
     const socket = this.#socket;

@@ -1,0 +1,91 @@
+/**
+ * Shared test fixtures: temporary folders, real child processes, and patient waiting.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/** A fresh folder under the system temp dir; removed by the returned cleanup. */
+export function tempDir(prefix = 'pipe-io-test-'): { dir: string; cleanup: () => void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  return { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The result of a finished child process. */
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Starts `bash -c script` with `env` added; the promise settles when it exits. */
+export function bash(script: string, env: Record<string, string> = {}): Running {
+  return run('bash', ['-c', script], env);
+}
+
+/** A child process under way. */
+export interface Running {
+  child: ChildProcess;
+  /** Settles when it exits. */
+  done: Promise<RunResult>;
+  /** What it printed so far. */
+  output: { stdout: string; stderr: string };
+}
+
+/** Starts a command; collects its output; `done` settles when it exits. */
+export function run(command: string, args: string[], env: Record<string, string> = {}): Running {
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = { stdout: '', stderr: '' };
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => (output.stdout += s));
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (output.stderr += s));
+  const done = new Promise<RunResult>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, ...output }));
+  });
+  return { child, done, output };
+}
+
+/** Waits until `predicate` holds, checking every 10 ms; fails after `timeoutMs` with `what`. */
+export async function waitFor(predicate: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Rejects with `what` if `promise` has not settled within `timeoutMs`. */
+export async function within<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not done within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The descriptors this process has open, as `fd -> target`. */
+export function openFds(): Map<string, string> {
+  const fds = new Map<string, string>();
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    try {
+      fds.set(fd, fs.readlinkSync(`/proc/self/fd/${fd}`));
+    } catch {
+      // The descriptor readdir itself used is gone by now.
+    }
+  }
+  return fds;
+}
+
+/** Descriptors open now that point into `dir` (a test folder's FIFOs, deleted or not), for leak checks. */
+export function fdsInto(dir: string): string[] {
+  return [...openFds().values()].filter((target) => target.startsWith(dir));
+}
+
+/** A promise that resolves after `ms`. */
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,78 @@
+import { expect } from 'chai';
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { PipeIOError, PipeIOServer } from '../lib/index.js';
+import { run, tempDir } from './helpers/fixtures.js';
+
+const lib = fileURLToPath(new URL('../lib/index.js', import.meta.url));
+
+async function startError(server: PipeIOServer): Promise<PipeIOError> {
+  const error = await server.start().then(
+    () => expect.fail('start() should have rejected'),
+    (e: unknown) => e,
+  );
+  expect(error).to.be.instanceOf(PipeIOError);
+  expect(server.state).to.equal('stopped');
+  return error as PipeIOError;
+}
+
+describe('bad paths', function () {
+  this.timeout(20_000);
+  let dir: string;
+  let cleanup: () => void;
+  beforeEach(() => ({ dir, cleanup } = tempDir()));
+  afterEach(() => cleanup());
+
+  it('rejects a path whose folder does not exist, naming the path and the cause, and removes the pipe it already made', async () => {
+    const error = await startError(new PipeIOServer(`${dir}/in`, `${dir}/nowhere/out`));
+    expect(error.code).to.equal('ERR_PIPE_OPEN');
+    expect(error.message).to.contain(`${dir}/nowhere/out`).and.contain('folder does not exist');
+    expect(fs.readdirSync(dir), 'nothing left behind').to.deep.equal([]);
+  });
+
+  it('rejects a regular file and a folder at the path and leaves them untouched', async () => {
+    fs.writeFileSync(`${dir}/file`, 'precious');
+    fs.mkdirSync(`${dir}/folder`);
+    fs.writeFileSync(`${dir}/folder/inside`, 'also precious');
+    const fileError = await startError(new PipeIOServer(`${dir}/file`, `${dir}/out`));
+    expect(fileError.code).to.equal('ERR_NOT_A_FIFO');
+    expect(fileError.message).to.contain(`${dir}/file`).and.contain('a regular file');
+    const folderError = await startError(new PipeIOServer(`${dir}/in`, `${dir}/folder`));
+    expect(folderError.code).to.equal('ERR_NOT_A_FIFO');
+    expect(folderError.message).to.contain('a folder');
+    expect(fs.readFileSync(`${dir}/file`, 'utf8')).to.equal('precious');
+    expect(fs.readFileSync(`${dir}/folder/inside`, 'utf8')).to.equal('also precious');
+    expect(fs.readdirSync(dir).sort()).to.deep.equal(['file', 'folder']);
+  });
+
+  it('rejects a missing pipe when managePipes is false, saying how to fix it', async () => {
+    const error = await startError(new PipeIOServer(`${dir}/in`, `${dir}/out`, { managePipes: false }));
+    expect(error.code).to.equal('ERR_PIPE_MISSING');
+    expect(error.message).to.contain(`${dir}/out`).and.contain('mkfifo');
+  });
+
+  it('rejects a folder without write permission, naming the path and the cause', async () => {
+    fs.mkdirSync(`${dir}/locked`, { mode: 0o555 });
+    fs.chmodSync(`${dir}/locked`, 0o555);
+    fs.chmodSync(dir, 0o755);
+    const script = `
+      import { PipeIOServer } from ${JSON.stringify(lib)};
+      const server = new PipeIOServer(process.argv[1] + '/locked/in', process.argv[1] + '/locked/out');
+      server.start().then(() => console.log('started'), (e) => console.log(JSON.stringify({ code: e.code, message: e.message })));
+    `;
+    // Root ignores permissions, so as root the check runs as nobody.
+    const asNobody = process.getuid?.() === 0 ? ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath]] : null;
+    const [command, prefix] = asNobody ? [asNobody[0] as string, asNobody[1] as string[]] : [process.execPath, []];
+    const result = await run(command, [...prefix, '--input-type=module', '-e', script, dir]).done;
+    expect(result.stderr).to.equal('');
+    const error = JSON.parse(result.stdout) as { code: string; message: string };
+    expect(error.code).to.equal('ERR_PIPE_OPEN');
+    expect(error.message).to.contain(`${dir}/locked/`).and.contain('permission denied');
+    expect(fs.readdirSync(`${dir}/locked`)).to.deep.equal([]);
+  });
+
+  it('rejects bad options early with the option name', () => {
+    expect(() => new PipeIOServer('a', 'b', { maxMessageBytes: 0 })).to.throw(RangeError, /maxMessageBytes/);
+    expect(() => new PipeIOServer('a', 'b', { permissions: 0o10000 })).to.throw(RangeError, /permissions/);
+  });
+});
