@@ -13,7 +13,8 @@
  * - `ERR_PIPE_RECREATE`: a deleted pipe could not be made again yet; the server keeps trying.
  * - `ERR_SERVER_STOPPED`: the server stopped (or never started) before the work was done.
  * - `ERR_HANDLER`: a message handler threw or rejected; the server keeps going.
- * - `ERR_WRITE`: writing to the out pipe failed; the server reopens it and keeps the queue.
+ * - `ERR_WRITE`: writing to the out pipe failed; the lines of that write are rejected, the rest go on.
+ * - `ERR_DECODE`: a received line is not valid for the codec (e.g. not JSON); it is skipped.
  */
 export type PipeIOErrorCode =
   | 'ERR_PIPE_IN_USE'
@@ -23,7 +24,8 @@ export type PipeIOErrorCode =
   | 'ERR_PIPE_RECREATE'
   | 'ERR_SERVER_STOPPED'
   | 'ERR_HANDLER'
-  | 'ERR_WRITE';
+  | 'ERR_WRITE'
+  | 'ERR_DECODE';
 
 /** An error about one pipe, with a stable {@link PipeIOErrorCode} and the path it concerns. */
 export class PipeIOError extends Error {

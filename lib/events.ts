@@ -23,10 +23,13 @@ export interface RecreateInfo {
   readonly role: PipeRole;
 }
 
-/** Events of servers that read messages. None of them is `'error'`: nothing here can crash the host. */
-export interface ReaderEvents {
-  /** One message: a line without its newline (only while `handleMessage` is not overridden). */
-  message: [message: string];
+/**
+ * Events of servers that read messages. None of them is `'error'`: nothing here can crash the host.
+ * @typeParam T - what a message is: a string, or what the codec decodes
+ */
+export interface ReaderEvents<T = string> {
+  /** One message: a line without its newline, decoded (only while `handleMessage` is not overridden). */
+  message: [message: T];
   /** A line too long was dropped. */
   oversize: [info: OversizeInfo];
   /** A deleted pipe came back. */
@@ -49,5 +52,8 @@ export interface WriterEvents {
   close: [];
 }
 
-/** Events of {@link PipeIOServer}: both halves'. */
-export interface PipeIOServerEvents extends ReaderEvents, WriterEvents {}
+/**
+ * Events of {@link PipeIOServer}: both halves'.
+ * @typeParam T - what a message is: a string, or what the codec decodes
+ */
+export interface PipeIOServerEvents<T = string> extends ReaderEvents<T>, WriterEvents {}

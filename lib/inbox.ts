@@ -3,6 +3,7 @@
  * @module
  */
 import type { EventEmitter } from 'node:events';
+import { type Codec, decodeLine } from './codec.js';
 import { PipeIOError } from './errors.js';
 
 /** Something whose reading can be paused. */
@@ -14,9 +15,9 @@ export interface FlowControl {
 }
 
 /** A server as the inbox sees it. */
-export interface InboxOwner extends EventEmitter {
+export interface InboxOwner<T> extends EventEmitter {
   /** The hook every message goes through. */
-  handleMessage(message: string): unknown;
+  handleMessage(message: T): unknown;
   /** Where the server is in its life. */
   readonly state: string;
 }
@@ -25,20 +26,26 @@ export interface InboxOwner extends EventEmitter {
 const ITERATOR_HIGH_WATER = 1024;
 
 /** @internal Delivers messages to the owner's hook and to its iterators. */
-export class MessageInbox {
+export class MessageInbox<T> {
   #lagging = new Set<object>();
   #enders = new Set<() => void>();
 
   constructor(
-    private readonly owner: InboxOwner,
+    private readonly owner: InboxOwner<T>,
+    private readonly codec: Codec<T>,
     private readonly flow: FlowControl,
     private readonly warn: (error: PipeIOError) => void,
   ) {}
 
-  /** Calls the hook; a throw or a rejection becomes a warning, never a crash. */
-  deliver(message: string): void {
+  /** Decodes a line and calls the hook; a bad line, a throw or a rejection becomes a warning, never a crash. */
+  deliver(line: string): void {
+    const decoded = decodeLine(this.codec, line);
+    if (!decoded.ok) {
+      this.warn(new PipeIOError('ERR_DECODE', decoded.error.message, { cause: decoded.error }));
+      return;
+    }
     try {
-      const result = this.owner.handleMessage(message);
+      const result = this.owner.handleMessage(decoded.value);
       if (result instanceof Promise) result.catch((error: unknown) => this.#handlerFailed(error));
     } catch (error) {
       this.#handlerFailed(error);
@@ -59,15 +66,15 @@ export class MessageInbox {
   }
 
   /** An iterator over `'message'` events; lagging iterators pause reading. */
-  iterate(): AsyncIterableIterator<string> {
+  iterate(): AsyncIterableIterator<T> {
     const owner = this.owner;
-    const buffered: string[] = [];
+    const buffered: T[] = [];
     let head = 0;
     let done = owner.state === 'stopped';
     let wake: (() => void) | undefined;
     const token = {};
 
-    const onMessage = (message: string): void => {
+    const onMessage = (message: T): void => {
       buffered.push(message);
       if (buffered.length - head >= ITERATOR_HIGH_WATER && !this.#lagging.has(token)) {
         if (this.#lagging.size === 0) this.flow.pause();
@@ -87,8 +94,8 @@ export class MessageInbox {
       this.#enders.add(finish);
     }
 
-    const iterator: AsyncIterableIterator<string> = {
-      next: async (): Promise<IteratorResult<string>> => {
+    const iterator: AsyncIterableIterator<T> = {
+      next: async (): Promise<IteratorResult<T>> => {
         while (head === buffered.length && !done) await new Promise<void>((resolve) => (wake = resolve));
         wake = undefined;
         if (head < buffered.length) {
@@ -102,7 +109,7 @@ export class MessageInbox {
         }
         return { value: undefined, done: true };
       },
-      return: async (): Promise<IteratorResult<string>> => {
+      return: async (): Promise<IteratorResult<T>> => {
         finish();
         buffered.length = 0;
         head = 0;

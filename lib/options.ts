@@ -3,8 +3,16 @@
  * @module
  */
 
+import type { CodecOption } from './codec.js';
+
 /** Options every server takes. */
 export interface PipeOptions {
+  /**
+   * How messages map to lines: `'text'` (default; a message is the line), `'json'` (one JSON
+   * value per line; a line that is not valid JSON is reported through `'warning'` and skipped),
+   * or your own {@link Codec}.
+   */
+  codec?: CodecOption;
   /** Mode bits of the FIFOs the server creates, applied exactly, whatever the umask. Default `0o600`. */
   permissions?: number;
   /**

@@ -14,6 +14,7 @@
  * @module
  */
 import net from 'node:net';
+import { type Codec, resolveCodec } from './codec.js';
 import { PipeIOError } from './errors.js';
 import type { OversizeInfo, ReaderEvents, RecreateInfo } from './events.js';
 import { FifoHandle, OwnedFifo } from './fifo.js';
@@ -189,10 +190,11 @@ export class PipeReader {
  * await server.start();
  * ```
  * Override {@link handleMessage} in a subclass instead of listening, if you prefer.
+ * @typeParam T - what a message is: a string (the default text codec), or what the codec decodes
  */
-export class PipeReaderServer extends PipeServerBase<ReaderEvents> {
+export class PipeReaderServer<T = string> extends PipeServerBase<ReaderEvents<T>> {
   readonly #reader: PipeReader;
-  readonly #inbox: MessageInbox;
+  readonly #inbox: MessageInbox<T>;
 
   /**
    * @param inPipe - path of the FIFO clients write to
@@ -210,24 +212,24 @@ export class PipeReaderServer extends PipeServerBase<ReaderEvents> {
       recreate: (info) => this.emit('recreate', info),
       warning: (error) => this.warn(error),
     });
-    this.#inbox = new MessageInbox(this, this.#reader, (error) => this.warn(error));
+    this.#inbox = new MessageInbox<T>(this, resolveCodec(options.codec) as Codec<T>, this.#reader, (error) => this.warn(error));
   }
 
   /**
    * Called for every message. The default emits `'message'`. A subclass may override it; a
    * throw or a rejected promise is reported through `'warning'`, never crashes the server.
    */
-  handleMessage(message: string): unknown {
-    return this.emit('message', message);
+  handleMessage(message: T): unknown {
+    return (this as PipeServerBase<ReaderEvents<T>>).emit('message', ...([message] as ReaderEvents<T>['message']));
   }
 
   /** Messages as an async iterator; it ends when the server stops. Reading pauses while it lags. */
-  [Symbol.asyncIterator](): AsyncIterableIterator<string> {
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
     return this.#inbox.iterate();
   }
 
   /** Same as iterating the server itself. */
-  messages(): AsyncIterableIterator<string> {
+  messages(): AsyncIterableIterator<T> {
     return this.#inbox.iterate();
   }
 

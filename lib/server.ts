@@ -2,12 +2,13 @@
  * The two halves together: the server most applications want.
  * @module
  */
+import { type Codec, resolveCodec } from './codec.js';
 import type { PipeIOServerEvents } from './events.js';
 import { MessageInbox } from './inbox.js';
 import { PipeServerBase } from './lifecycle.js';
 import { type PipeIOServerOptions, resolveOptions } from './options.js';
 import { PipeReader } from './reader.js';
-import { PipeWriter } from './writer.js';
+import { PipeWriter, encodeMessage } from './writer.js';
 
 /**
  * Reads messages from `inPipe` and sends messages into `outPipe`.
@@ -25,11 +26,14 @@ import { PipeWriter } from './writer.js';
  *   override handleMessage(message: string) { return this.send(message); }
  * }
  * ```
+ * With `codec: 'json'`, messages are JSON values: `new PipeIOServer<MyType>(a, b, { codec: 'json' })`.
+ * @typeParam T - what a message is: a string (the default text codec), or what the codec decodes
  */
-export class PipeIOServer extends PipeServerBase<PipeIOServerEvents> {
+export class PipeIOServer<T = string> extends PipeServerBase<PipeIOServerEvents<T>> {
   readonly #reader: PipeReader;
   readonly #writer: PipeWriter;
-  readonly #inbox: MessageInbox;
+  readonly #inbox: MessageInbox<T>;
+  readonly #codec: Codec<T>;
 
   /**
    * @param inPipe - path of the FIFO the server reads (clients write to it)
@@ -44,6 +48,7 @@ export class PipeIOServer extends PipeServerBase<PipeIOServerEvents> {
     super(options.signal);
     const resolved = resolveOptions(options);
     const warn = this.warn.bind(this);
+    this.#codec = resolveCodec(options.codec) as Codec<T>;
     this.#reader = new PipeReader(inPipe, resolved, {
       message: (message) => this.#inbox.deliver(message),
       oversize: (info) => this.emit('oversize', info),
@@ -55,24 +60,25 @@ export class PipeIOServer extends PipeServerBase<PipeIOServerEvents> {
       recreate: (info) => this.emit('recreate', info),
       warning: warn,
     });
-    this.#inbox = new MessageInbox(this, this.#reader, warn);
+    this.#inbox = new MessageInbox<T>(this, this.#codec, this.#reader, warn);
   }
 
   /**
    * Called for every message. The default emits `'message'`. A subclass may override it; a
    * throw or a rejected promise is reported through `'warning'`, never crashes the server.
    */
-  handleMessage(message: string): unknown {
-    return this.emit('message', message);
+  handleMessage(message: T): unknown {
+    return (this as PipeServerBase<PipeIOServerEvents<T>>).emit('message', ...([message] as PipeIOServerEvents<T>['message']));
   }
 
   /**
    * Sends one message: resolves once the line is written into the out pipe. Rejects with a
-   * `TypeError` if `message` contains a newline (nothing is written), and with a
-   * `PipeIOError` (`ERR_SERVER_STOPPED`) when the server is not running or stops first.
+   * `TypeError` if the line would contain a newline or the codec cannot encode the value
+   * (nothing is written), and with a `PipeIOError` (`ERR_SERVER_STOPPED`) when the server is
+   * not running or stops first.
    */
-  send(message: string): Promise<void> {
-    return this.#writer.send(message);
+  send(message: T): Promise<void> {
+    return this.#writer.send(encodeMessage(this.#codec, message));
   }
 
   /** Size of what is queued and not yet in the out pipe: characters plus one per newline (bytes, for ASCII text). */
@@ -86,12 +92,12 @@ export class PipeIOServer extends PipeServerBase<PipeIOServerEvents> {
   }
 
   /** Messages as an async iterator; it ends when the server stops. Reading pauses while it lags. */
-  [Symbol.asyncIterator](): AsyncIterableIterator<string> {
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
     return this.#inbox.iterate();
   }
 
   /** Same as iterating the server itself. */
-  messages(): AsyncIterableIterator<string> {
+  messages(): AsyncIterableIterator<T> {
     return this.#inbox.iterate();
   }
 

@@ -15,6 +15,7 @@ import net from 'node:net';
 import { PipeIOError, errnoCode } from './errors.js';
 import type { RecreateInfo, WriterEvents } from './events.js';
 import { FifoHandle, OwnedFifo } from './fifo.js';
+import { type Codec, resolveCodec, textCodec } from './codec.js';
 import { assertMessage, encodeLines } from './framing.js';
 import { PipeServerBase } from './lifecycle.js';
 import { type ResolvedOptions, type WriterOptions, resolveOptions } from './options.js';
@@ -30,6 +31,19 @@ export interface PipeWriterHooks {
   recreate(info: RecreateInfo): void;
   /** A problem the writer survives. */
   warning(error: PipeIOError): void;
+}
+
+/**
+ * @internal The line for `message`; an encoding failure is returned as the error, for
+ * `send()` to reject with (text skips the codec: the writer checks strings itself).
+ */
+export function encodeMessage<T>(codec: Codec<T>, message: T): string | Error {
+  if (codec === (textCodec as Codec<unknown>)) return message as string;
+  try {
+    return codec.encode(message);
+  } catch (error) {
+    return error instanceof Error ? error : new TypeError(String(error));
+  }
 }
 
 type Settle = (error?: Error) => void;
@@ -110,8 +124,9 @@ export class PipeWriter {
     this.#socket = socket;
   }
 
-  /** Queues one line; resolves once it is written into the pipe. */
-  send(message: string): Promise<void> {
+  /** Queues one line (or rejects with the encoding error given); resolves once it is written into the pipe. */
+  send(message: string | Error): Promise<void> {
+    if (message instanceof Error) return Promise.reject(message);
     try {
       assertMessage(message);
     } catch (error) {
@@ -323,9 +338,11 @@ export class PipeWriter {
  * await server.start();
  * await server.send('hello');
  * ```
+ * @typeParam T - what a message is: a string (the default text codec), or what the codec encodes
  */
-export class PipeWriterServer extends PipeServerBase<WriterEvents> {
+export class PipeWriterServer<T = string> extends PipeServerBase<WriterEvents> {
   readonly #writer: PipeWriter;
+  readonly #codec: Codec<T>;
 
   /**
    * @param outPipe - path of the FIFO clients read from
@@ -336,6 +353,7 @@ export class PipeWriterServer extends PipeServerBase<WriterEvents> {
     options: WriterOptions = {},
   ) {
     super(options.signal);
+    this.#codec = resolveCodec(options.codec) as Codec<T>;
     this.#writer = new PipeWriter(outPipe, resolveOptions(options), {
       drain: () => this.emit('drain'),
       recreate: (info) => this.emit('recreate', info),
@@ -345,11 +363,12 @@ export class PipeWriterServer extends PipeServerBase<WriterEvents> {
 
   /**
    * Sends one message: resolves once the line is written into the out pipe. Rejects with a
-   * `TypeError` if `message` contains a newline (nothing is written), and with a
-   * {@link PipeIOError} (`ERR_SERVER_STOPPED`) when the server is not running or stops first.
+   * `TypeError` if the line would contain a newline or the codec cannot encode the value
+   * (nothing is written), and with a {@link PipeIOError} (`ERR_SERVER_STOPPED`) when the
+   * server is not running or stops first.
    */
-  send(message: string): Promise<void> {
-    return this.#writer.send(message);
+  send(message: T): Promise<void> {
+    return this.#writer.send(encodeMessage(this.#codec, message));
   }
 
   /** Size of what is queued and not yet in the pipe: characters plus one per newline (bytes, for ASCII text). */
