@@ -1,0 +1,335 @@
+#define _POSIX_C_SOURCE 200809L
+
+#include "pipe_io_client.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define READ_CHUNK 65536
+
+struct pipe_io_client {
+    int send_fd;
+    int recv_fd;
+    int timeout_ms;
+    int eof;
+    char *in;          /* received bytes not yet returned: in[start..end) */
+    size_t start, end, in_cap;
+    size_t scanned;    /* bytes after start known to hold no '\n' */
+    char *out;         /* reused to build each outgoing line */
+    size_t out_cap;
+};
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long long deadline_for(const pipe_io_client *c)
+{
+    return c->timeout_ms < 0 ? -1 : now_ms() + c->timeout_ms;
+}
+
+/* Milliseconds left for poll(): -1 = no limit, 0 = expired. */
+static int remaining_ms(long long deadline)
+{
+    long long left;
+    if (deadline < 0)
+        return -1;
+    left = deadline - now_ms();
+    return left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
+}
+
+/*
+ * Returns 0 when fd is ready, or on POLLHUP/POLLERR: the read() or write()
+ * that follows then reports end of stream or EPIPE.
+ */
+static int wait_fd(int fd, short events, long long deadline)
+{
+    struct pollfd p;
+    p.fd = fd;
+    p.events = events;
+    for (;;) {
+        int left = remaining_ms(deadline);
+        int r;
+        if (left == 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        r = poll(&p, 1, left);
+        if (r > 0)
+            return 0;
+        if (r < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
+static int open_fifo(const char *path, int flags)
+{
+    struct stat st;
+    int fd = open(path, flags | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode)) {
+        close(fd);
+        errno = EINVAL;
+        return -1;
+    }
+    return fd;
+}
+
+/*
+ * A blocking open for writing would wait, untimed, until the server reads; a
+ * non-blocking one fails with ENXIO instead, so retry that until the deadline.
+ */
+static int open_send(const char *path, long long deadline)
+{
+    long delay_ms = 5;
+    for (;;) {
+        struct timespec ts;
+        int left;
+        int fd = open_fifo(path, O_WRONLY | O_NONBLOCK);
+        if (fd >= 0 || errno != ENXIO)
+            return fd;
+        left = remaining_ms(deadline);
+        if (left == 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        if (left > 0 && left < delay_ms)
+            delay_ms = left;
+        ts.tv_sec = 0;
+        ts.tv_nsec = delay_ms * 1000000L;
+        nanosleep(&ts, NULL);
+        if (delay_ms < 100)
+            delay_ms *= 2;
+    }
+}
+
+pipe_io_client *pipe_io_open(const char *send_path, const char *recv_path, int timeout_ms)
+{
+    pipe_io_client *c;
+    int saved;
+    if (send_path == NULL)
+        send_path = getenv("PIPE_IO_SEND");
+    if (recv_path == NULL)
+        recv_path = getenv("PIPE_IO_RECV");
+    if (send_path == NULL || recv_path == NULL || !*send_path || !*recv_path) {
+        errno = EINVAL;
+        return NULL;
+    }
+    c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    c->send_fd = -1;
+    c->timeout_ms = timeout_ms;
+    /*
+     * Kept open for the client's lifetime: a reader that closes the pipe loses
+     * what it read ahead past the last line. O_NONBLOCK never blocks on open,
+     * and poll() stays silent (no false end of stream) until the server's
+     * writer shows up.
+     */
+    c->recv_fd = open_fifo(recv_path, O_RDONLY | O_NONBLOCK);
+    if (c->recv_fd >= 0)
+        c->send_fd = open_send(send_path, deadline_for(c));
+    if (c->recv_fd < 0 || c->send_fd < 0) {
+        saved = errno;
+        pipe_io_close(c);
+        errno = saved;
+        return NULL;
+    }
+    return c;
+}
+
+void pipe_io_set_timeout(pipe_io_client *client, int timeout_ms)
+{
+    client->timeout_ms = timeout_ms;
+}
+
+static int write_all(pipe_io_client *c, const char *buf, size_t len)
+{
+    long long deadline = deadline_for(c);
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = write(c->send_fd, buf + done, len - done);
+        if (n >= 0) {
+            done += (size_t)n;
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -1;
+        if (wait_fd(c->send_fd, POLLOUT, deadline) < 0) {
+            if (done > 0) {
+                /* Half a line is in the pipe; anything after it would be glued on. */
+                close(c->send_fd);
+                c->send_fd = -1;
+                errno = ETIMEDOUT;
+            }
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int pipe_io_send(pipe_io_client *c, const char *msg, size_t len)
+{
+    sigset_t pipe_set, old_set, pending;
+    int was_pending, rc, saved;
+
+    if (len > 0 && memchr(msg, '\n', len) != NULL) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (c->send_fd < 0) {
+        errno = EBADF;
+        return -1;
+    }
+    if (len == (size_t)-1) {
+        errno = EOVERFLOW;
+        return -1;
+    }
+    if (len + 1 > c->out_cap) {
+        char *p = realloc(c->out, len + 1);
+        if (p == NULL)
+            return -1;
+        c->out = p;
+        c->out_cap = len + 1;
+    }
+    if (len > 0)
+        memcpy(c->out, msg, len);
+    c->out[len] = '\n';
+
+    /*
+     * Writing to a pipe nobody reads raises SIGPIPE, which kills the process
+     * by default. Rather than change the process's signal setup, hold SIGPIPE
+     * off around the write and discard the one it raised: the caller gets EPIPE.
+     */
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
+    sigpending(&pending);
+    was_pending = sigismember(&pending, SIGPIPE);
+
+    /* One write() of the whole line: atomic up to PIPE_BUF (4096 bytes). */
+    rc = write_all(c, c->out, len + 1);
+
+    saved = errno;
+    if (rc < 0 && saved == EPIPE && !was_pending) {
+        struct timespec zero = {0, 0};
+        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+            ;
+    }
+    pthread_sigmask(SIG_SETMASK, &old_set, NULL);
+    errno = saved;
+    return rc;
+}
+
+/* Makes room for at least one more read() at in[end..]. */
+static int make_room(pipe_io_client *c)
+{
+    size_t cap;
+    char *p;
+    if (c->in_cap - c->end >= READ_CHUNK / 4)
+        return 0;
+    if (c->start > 0) {
+        memmove(c->in, c->in + c->start, c->end - c->start);
+        c->end -= c->start;
+        c->start = 0;
+        if (c->in_cap - c->end >= READ_CHUNK / 4)
+            return 0;
+    }
+    cap = c->in_cap ? c->in_cap * 2 : READ_CHUNK;
+    if (cap < c->in_cap) {
+        errno = ENOMEM;
+        return -1;
+    }
+    p = realloc(c->in, cap);
+    if (p == NULL)
+        return -1;
+    c->in = p;
+    c->in_cap = cap;
+    return 0;
+}
+
+ssize_t pipe_io_recv(pipe_io_client *c, char **line, size_t *cap)
+{
+    long long deadline = deadline_for(c);
+    if (c->recv_fd < 0) {
+        errno = EBADF;
+        return PIPE_IO_ERROR;
+    }
+    for (;;) {
+        char *first = c->in + c->start;
+        size_t avail = c->end - c->start;
+        char *nl = avail > c->scanned ? memchr(first + c->scanned, '\n', avail - c->scanned) : NULL;
+        ssize_t n;
+        if (nl != NULL) {
+            size_t len = (size_t)(nl - first);
+            if (len > SSIZE_MAX - 1) {
+                errno = EOVERFLOW;
+                return PIPE_IO_ERROR;
+            }
+            if (*line == NULL || *cap < len + 1) {
+                char *p = realloc(*line, len + 1);
+                if (p == NULL)
+                    return PIPE_IO_ERROR;
+                *line = p;
+                *cap = len + 1;
+            }
+            memcpy(*line, first, len);
+            (*line)[len] = '\0';
+            c->start += len + 1;
+            c->scanned = 0;
+            if (c->start == c->end)
+                c->start = c->end = 0;
+            return (ssize_t)len;
+        }
+        c->scanned = avail;
+        if (c->eof) {
+            errno = 0;
+            return PIPE_IO_EOF;
+        }
+        if (make_room(c) < 0 || wait_fd(c->recv_fd, POLLIN, deadline) < 0)
+            return PIPE_IO_ERROR;
+        n = read(c->recv_fd, c->in + c->end, c->in_cap - c->end);
+        if (n > 0)
+            c->end += (size_t)n;
+        else if (n == 0)
+            c->eof = 1;
+        else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            return PIPE_IO_ERROR;
+    }
+}
+
+int pipe_io_close(pipe_io_client *c)
+{
+    int rc = 0;
+    int saved = 0;
+    if (c == NULL)
+        return 0;
+    if (c->send_fd >= 0 && close(c->send_fd) < 0) {
+        rc = -1;
+        saved = errno;
+    }
+    if (c->recv_fd >= 0 && close(c->recv_fd) < 0 && rc == 0) {
+        rc = -1;
+        saved = errno;
+    }
+    free(c->in);
+    free(c->out);
+    free(c);
+    if (rc < 0)
+        errno = saved;
+    return rc;
+}

@@ -1,0 +1,64 @@
+/*
+ * pipe_io_client: talk to a pipe-io-server from C (C99 + POSIX, Linux).
+ *
+ * A message is one line of UTF-8 text; on the wire it ends with '\n'.
+ *
+ *     pipe_io_client *c = pipe_io_open(NULL, NULL, -1);   // PIPE_IO_SEND, PIPE_IO_RECV
+ *     char *line = NULL;
+ *     size_t cap = 0;
+ *     ssize_t len;
+ *     while ((len = pipe_io_recv(c, &line, &cap)) >= 0)   // PIPE_IO_EOF when the server stops
+ *         pipe_io_send(c, line, (size_t)len);
+ *     free(line);
+ *     pipe_io_close(c);
+ *
+ * Not thread-safe: use one client per thread, or lock around each call.
+ */
+#ifndef PIPE_IO_CLIENT_H
+#define PIPE_IO_CLIENT_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* pipe_io_recv results besides a length. */
+#define PIPE_IO_EOF (-1)   /* the server stopped; every message before that was returned */
+#define PIPE_IO_ERROR (-2) /* errno says why: ETIMEDOUT, ENOMEM, EBADF, ... */
+
+typedef struct pipe_io_client pipe_io_client;
+
+/*
+ * Connects to a server: send_path is the server's in pipe, recv_path its out
+ * pipe; NULL takes $PIPE_IO_SEND / $PIPE_IO_RECV. Waits until the server has
+ * its in pipe open. timeout_ms bounds that wait and every later send and recv
+ * (negative: no limit). Returns NULL with errno set (ENOENT, EINVAL if a path
+ * is missing or not a FIFO, ETIMEDOUT, ...).
+ */
+pipe_io_client *pipe_io_open(const char *send_path, const char *recv_path, int timeout_ms);
+
+/* Changes the timeout given to pipe_io_open. */
+void pipe_io_set_timeout(pipe_io_client *client, int timeout_ms);
+
+/*
+ * Sends msg[0..len) plus '\n' as one write(), which the kernel keeps whole up
+ * to PIPE_BUF (4096 bytes, newline included); longer lines cannot be atomic.
+ * Returns 0, or -1 with errno: EINVAL if msg contains '\n', EPIPE if the server
+ * has stopped (SIGPIPE is held off, never delivered), ETIMEDOUT. After a
+ * timeout halfway through a line longer than 4096 bytes the client stops
+ * sending (EBADF) so that no later message is glued to the partial line.
+ */
+int pipe_io_send(pipe_io_client *client, const char *msg, size_t len);
+
+/*
+ * Receives the next message into *line, like POSIX getline(): *line is a
+ * malloc'd buffer of *cap bytes (or NULL and 0), grown with realloc as needed;
+ * the caller owns it and frees it with free(), also after EOF or an error.
+ * The message is NUL-terminated without its '\n'; it has no length limit.
+ * Returns its length, PIPE_IO_EOF once the server has stopped (bytes after the
+ * last '\n' are not a whole message), or PIPE_IO_ERROR with errno set.
+ */
+ssize_t pipe_io_recv(pipe_io_client *client, char **line, size_t *cap);
+
+/* Closes both pipes and frees the client; NULL is allowed. 0, or -1 with errno. */
+int pipe_io_close(pipe_io_client *client);
+
+#endif
