@@ -170,3 +170,33 @@ describe('server API', function () {
     expect(fs.existsSync(`${dir}/in`)).to.equal(false);
   });
 });
+
+describe('json codec on the servers', function () {
+  this.timeout(20_000);
+
+  it('sends and receives JSON values, and reports a line that is not JSON without stopping', async () => {
+    const { dir, cleanup } = tempDir();
+    type Msg = { n: number; text: string };
+    const server = new PipeIOServer<Msg>(`${dir}/in`, `${dir}/out`, { codec: 'json' });
+    const got: Msg[] = [];
+    const warnings: PipeIOError[] = [];
+    server.on('message', (message) => got.push(message));
+    server.on('warning', (error) => warnings.push(error));
+    await server.start();
+    await bash(`printf '{"n":1,"text":"a\\\\nb"}\\nnot json\\n{"n":2,"text":"é"}\\n' > "$IN"`, { IN: `${dir}/in` }).done;
+    await waitFor(() => got.length === 2 && warnings.length === 1, 'two values and a warning');
+    expect(got).to.deep.equal([
+      { n: 1, text: 'a\nb' },
+      { n: 2, text: 'é' },
+    ]);
+    expect(warnings[0]!.code).to.equal('ERR_DECODE');
+    expect(warnings[0]!.message).to.contain('not json');
+    const reader = bash(`head -n 1 "$OUT"`, { OUT: `${dir}/out` });
+    await server.send({ n: 3, text: 'multi\nline' });
+    expect((await reader.done).stdout).to.equal('{"n":3,"text":"multi\\nline"}\n');
+    const unencodable = await server.send(undefined as unknown as Msg).catch((e: unknown) => e);
+    expect(unencodable).to.be.instanceOf(TypeError);
+    await server.stop();
+    cleanup();
+  });
+});
