@@ -3,7 +3,7 @@
  * @module
  */
 import type { EventEmitter } from 'node:events';
-import { type Codec, decodeLine } from './codec.js';
+import { type Codec, decodeLine, textCodec } from './codec.js';
 import { PipeIOError } from './errors.js';
 
 /** Something whose reading can be paused. */
@@ -39,13 +39,19 @@ export class MessageInbox<T> {
 
   /** Decodes a line and calls the hook; a bad line, a throw or a rejection becomes a warning, never a crash. */
   deliver(line: string): void {
-    const decoded = decodeLine(this.codec, line);
-    if (!decoded.ok) {
-      this.warn(new PipeIOError('ERR_DECODE', decoded.error.message, { cause: decoded.error }));
-      return;
+    let message: T;
+    if (this.codec === (textCodec as Codec<unknown>)) {
+      message = line as T; // the hot path: no codec call, no allocation
+    } else {
+      const decoded = decodeLine(this.codec, line);
+      if (!decoded.ok) {
+        this.warn(new PipeIOError('ERR_DECODE', decoded.error.message, { cause: decoded.error }));
+        return;
+      }
+      message = decoded.value;
     }
     try {
-      const result = this.owner.handleMessage(decoded.value);
+      const result = this.owner.handleMessage(message);
       if (result instanceof Promise) result.catch((error: unknown) => this.#handlerFailed(error));
     } catch (error) {
       this.#handlerFailed(error);
