@@ -1,0 +1,45 @@
+/**
+ * The system under test: pipe-io-server, as a benchmark server child.
+ *
+ *   node dist/bench/ours/server.js in|out|echo IN_FIFO OUT_FIFO [N]
+ * The server creates the FIFOs itself (managePipes). Protocol: see
+ * bench/common/child.ts.
+ *  in    counts the 'message' events
+ *  out   on GO calls send() N times, waiting for 'drain' whenever needsDrain
+ *        says so (the library's backpressure, as the baselines wait for the
+ *        socket's 'drain'), then awaits the last send()
+ *  echo  handleMessage() returns this.send(message)
+ */
+import { once } from 'node:events';
+import { PipeIOServer } from '../../lib/index.js';
+import { commands, exitAfter, lineCounter, MESSAGE, parseChildArgs, status } from '../common/child.js';
+
+class Echo extends PipeIOServer {
+  override handleMessage(message: string): Promise<void> {
+    return this.send(message);
+  }
+}
+
+const args = parseChildArgs();
+const options = { permissions: 0o600, managePipes: true };
+const server = args.mode === 'echo' ? new Echo(args.inPath, args.outPath, options) : new PipeIOServer(args.inPath, args.outPath, options);
+server.on('warning', (err) => process.stderr.write(`ours warning: ${err.message}\n`));
+if (args.mode === 'in') server.on('message', lineCounter(args.n));
+
+async function sendAll(): Promise<void> {
+  const t0 = process.hrtime.bigint();
+  let last: Promise<void> | undefined;
+  for (let i = 0; i < args.n; i++) {
+    last = server.send(MESSAGE);
+    if (server.needsDrain) await once(server, 'drain');
+  }
+  await last;
+  status('SENT', { ns: Number(process.hrtime.bigint() - t0) });
+}
+
+await server.start();
+status('READY');
+commands({
+  onGo: () => void sendAll().catch((err: unknown) => process.stderr.write(`ours: ${String(err)}\n`)),
+  onClose: () => exitAfter(() => server.stop()),
+});
