@@ -19,6 +19,7 @@ import { createRequire } from 'node:module';
 import { getSystemErrorName } from 'node:util';
 import fsExt from 'fs-ext';
 import { PipeIOError, describeErrno, errnoCode } from './errors.js';
+import { type PathWatch, watchPath } from './watch.js';
 
 const { O_RDONLY, O_WRONLY, O_NONBLOCK } = fs.constants;
 
@@ -269,8 +270,9 @@ export interface OwnedFifoHooks {
  */
 export class OwnedFifo {
   #current: FifoHandle;
-  #timer: NodeJS.Timeout | undefined;
+  #watch: PathWatch | undefined;
   #checking = false;
+  #again = false;
   #released = false;
   #warned: string | undefined;
 
@@ -293,10 +295,13 @@ export class OwnedFifo {
     return this.#current;
   }
 
-  /** Checks the path every `intervalMs` (0: never). The timer does not keep the process alive. */
+  /**
+   * Checks the path whenever its folder reports a change to it (inotify), or every
+   * `intervalMs` where inotify cannot serve. 0 turns watching off. Never keeps the process alive.
+   */
   watch(intervalMs: number): void {
-    if (intervalMs <= 0 || this.#timer !== undefined) return;
-    this.#timer = setInterval(() => void this.check(), intervalMs).unref();
+    if (intervalMs <= 0 || this.#watch !== undefined || this.#released) return;
+    this.#watch = watchPath(this.path, intervalMs, () => void this.check());
   }
 
   #warnOnce(error: PipeIOError): void {
@@ -307,7 +312,12 @@ export class OwnedFifo {
 
   /** Looks at the path once, and brings the pipe back if it was deleted or replaced by another FIFO. */
   async check(): Promise<void> {
-    if (this.#checking || this.#released) return;
+    if (this.#released) return;
+    if (this.#checking) {
+      // A change during a check (the pipe made again while we looked) needs one more look.
+      this.#again = true;
+      return;
+    }
     this.#checking = true;
     try {
       let stats: fs.Stats | null;
@@ -335,6 +345,8 @@ export class OwnedFifo {
       try {
         next = await acquireFifo(this.path, this.options);
       } catch (error) {
+        // Its folder may be gone, and an inotify watch dies with its folder: poll until it is back.
+        this.#watch?.poll();
         this.#warnOnce(
           new PipeIOError(
             'ERR_PIPE_RECREATE',
@@ -355,6 +367,10 @@ export class OwnedFifo {
       this.hooks.replaced(next, previous);
     } finally {
       this.#checking = false;
+      if (this.#again) {
+        this.#again = false;
+        void this.check();
+      }
     }
   }
 
@@ -366,7 +382,8 @@ export class OwnedFifo {
   release(): void {
     if (this.#released) return;
     this.#released = true;
-    clearInterval(this.#timer);
+    this.#watch?.stop();
+    this.#watch = undefined;
     if (this.options.managePipes) this.#current.unlinkIfOurs();
   }
 }

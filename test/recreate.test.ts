@@ -79,6 +79,33 @@ describe('a deleted pipe comes back', function () {
     expect((await reader.done).stdout).to.equal('hello again');
   });
 
+  it('hears of a deletion at once through inotify, without waiting for the polling interval', async () => {
+    await server.stop();
+    server = new PipeIOServer(`${dir}/in`, `${dir}/out`, { watchInterval: 60_000 });
+    await server.start();
+    const recreated = nextRecreate();
+    fs.unlinkSync(`${dir}/in`);
+    await within(recreated, 1000, 'recreate long before the 60 s poll');
+  });
+
+  it('falls back to polling when its folder is deleted, and brings the pipes back when the folder returns', async () => {
+    await server.stop();
+    fs.mkdirSync(`${dir}/sub`);
+    server = new PipeIOServer(`${dir}/sub/in`, `${dir}/sub/out`, { watchInterval: 50 });
+    const warnings: string[] = [];
+    server.on('warning', (error) => warnings.push(error.code));
+    await server.start();
+    fs.rmSync(`${dir}/sub`, { recursive: true });
+    await waitFor(() => warnings.includes('ERR_PIPE_RECREATE'), 'a warning that the pipe cannot come back yet');
+    const recreated = new Promise<void>((resolve) => server.on('recreate', () => server.listenerCount('recreate') && resolve()));
+    fs.mkdirSync(`${dir}/sub`);
+    await within(recreated, 2000, 'recreate after the folder returns');
+    await waitFor(() => fs.existsSync(`${dir}/sub/in`) && fs.existsSync(`${dir}/sub/out`), 'both pipes back');
+    const reader = bash(`IFS= read -r line < "$OUT"; printf '%s' "$line"`, { OUT: `${dir}/sub/out` });
+    await server.send('back');
+    expect((await reader.done).stdout).to.equal('back');
+  });
+
   it('leaves a non-FIFO that replaced its pipe alone and warns', async () => {
     await server.start();
     const warned = new Promise((resolve) => server.once('warning', resolve));
