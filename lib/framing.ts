@@ -125,8 +125,11 @@ export function assertMessage(message: unknown): asserts message is string {
   }
 }
 
-/** Encodes `messages[from..to)` as one buffer of lines, each followed by `\n`. */
-export function encodeLines(messages: readonly string[], from: number, to: number): Buffer {
-  if (to - from === 1) return Buffer.from(messages[from] + '\n');
-  return Buffer.from(messages.slice(from, to).join('\n') + '\n');
+/**
+ * Encodes lines as one buffer, each followed by `\n`. The array is spent: an empty string is
+ * appended so that one `join` yields the final newline too, without copying the text again.
+ */
+export function encodeLines(lines: string[]): Buffer {
+  lines.push('');
+  return Buffer.from(lines.join('\n'));
 }

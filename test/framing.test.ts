@@ -52,7 +52,8 @@ describe('framing', () => {
   });
 
   it('encodes lines with a newline after each, and refuses messages that are not one line', () => {
-    expect(encodeLines(['a', '', 'é'], 0, 3).toString()).to.equal('a\n\né\n');
+    expect(encodeLines(['a', '', 'é']).toString()).to.equal('a\n\né\n');
+    expect(encodeLines(['one']).toString()).to.equal('one\n');
     expect(() => assertMessage('a\nb')).to.throw(TypeError, /newline/);
     expect(() => assertMessage(42)).to.throw(TypeError, /string/);
     expect(() => assertMessage('tab\tand\rcr')).to.not.throw();
