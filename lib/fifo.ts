@@ -19,16 +19,19 @@ import { createRequire } from 'node:module';
 import { getSystemErrorName } from 'node:util';
 import fsExt from 'fs-ext';
 import { PipeIOError, describeErrno, errnoCode } from './errors.js';
+import { takeTurn } from './turns.js';
 import { type PathWatch, watchPath } from './watch.js';
 
 const { O_RDONLY, O_WRONLY, O_NONBLOCK } = fs.constants;
 
 interface NativeBinding {
-  mkfifo(path: string, mode: number): number;
+  mkfifo(path: string, mode: number, done: (errno: number) => void): void;
+  mkfifoSync(path: string, mode: number): number;
 }
 
 // Node has no mkfifo(2). The mkfifo utility would cost a fork and exec per pipe; a tiny
-// N-API addon (native/mkfifo.c, built by node-gyp at install like fs-ext) costs microseconds.
+// N-API addon (native/mkfifo.c, built by node-gyp at install like fs-ext) runs mkfifo(2)
+// on the threadpool, where its cost (a millisecond on ext4) never holds the event loop.
 const native = createRequire(import.meta.url)('../../build/Release/pipe_io_native.node') as NativeBinding;
 
 /** How a pipe is created and owned. */
@@ -39,13 +42,22 @@ export interface FifoOptions {
   readonly managePipes: boolean;
 }
 
-/** Creates a FIFO with exactly `mode`, throwing a Node-style system error. */
-export function makeFifo(path: string, mode: number): void {
-  const errno = native.mkfifo(path, mode);
-  if (errno !== 0) {
-    const code = getSystemErrorName(-errno);
-    throw Object.assign(new Error(`${code}: mkfifo '${path}'`), { code, errno: -errno, syscall: 'mkfifo', path });
-  }
+function systemError(errno: number, path: string): Error {
+  const code = getSystemErrorName(-errno);
+  return Object.assign(new Error(`${code}: mkfifo '${path}'`), { code, errno: -errno, syscall: 'mkfifo', path });
+}
+
+/** Creates a FIFO with exactly `mode`; rejects with a Node-style system error (`code`, `errno`, `path`). */
+export function makeFifo(path: string, mode: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    native.mkfifo(path, mode, (errno) => (errno === 0 ? resolve() : reject(systemError(errno, path))));
+  });
+}
+
+/** {@link makeFifo}, synchronously. */
+export function makeFifoSync(path: string, mode: number): void {
+  const errno = native.mkfifoSync(path, mode);
+  if (errno !== 0) throw systemError(errno, path);
 }
 
 /** One FIFO inode the server owns, held open and locked through its anchor descriptor. */
@@ -133,11 +145,15 @@ export class FifoHandle {
   }
 }
 
-async function lstatOrNull(path: string): Promise<fs.Stats | null> {
+/**
+ * Synchronous on purpose: lstat never waits on a FIFO's peer, and on a local file system it
+ * takes microseconds, less than the round trip through the threadpool (and a missing path
+ * costs no exception).
+ */
+function lstatOrNull(path: string): fs.Stats | null {
   try {
-    return await fs.promises.lstat(path);
+    return fs.lstatSync(path, { throwIfNoEntry: false }) ?? null;
   } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return null;
     throw new PipeIOError('ERR_PIPE_OPEN', `Cannot use the pipe '${path}': ${describeErrno(error)}.`, {
       path,
       cause: error,
@@ -205,7 +221,8 @@ function lockFifo(path: string, seen: fs.Stats): FifoHandle | null {
  */
 export async function acquireFifo(path: string, options: FifoOptions): Promise<FifoHandle> {
   for (let attempt = 0; ; attempt++) {
-    let stats = await lstatOrNull(path);
+    await takeTurn();
+    let stats = lstatOrNull(path);
     let created = false;
     if (stats === null) {
       if (!options.managePipes) {
@@ -216,8 +233,9 @@ export async function acquireFifo(path: string, options: FifoOptions): Promise<F
         );
       }
       try {
-        makeFifo(path, options.permissions);
+        await makeFifo(path, options.permissions);
         created = true;
+        await takeTurn();
       } catch (error) {
         // Someone made something there between our lstat and mkfifo: look again.
         if (errnoCode(error) === 'EEXIST' && attempt < 3) continue;
@@ -322,7 +340,7 @@ export class OwnedFifo {
     try {
       let stats: fs.Stats | null;
       try {
-        stats = await lstatOrNull(this.path);
+        stats = lstatOrNull(this.path);
       } catch (error) {
         this.#warnOnce(error as PipeIOError);
         return;
