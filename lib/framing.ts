@@ -126,10 +126,10 @@ export function assertMessage(message: unknown): asserts message is string {
 }
 
 /**
- * Encodes lines as one buffer, each followed by `\n`. The array is spent: an empty string is
+ * The wire text of `lines`: each followed by `\n`. The array is spent: an empty string is
  * appended so that one `join` yields the final newline too, without copying the text again.
  */
-export function encodeLines(lines: string[]): Buffer {
+export function joinLines(lines: string[]): string {
   lines.push('');
-  return Buffer.from(lines.join('\n'));
+  return lines.join('\n');
 }

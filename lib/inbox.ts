@@ -5,6 +5,7 @@
 import type { EventEmitter } from 'node:events';
 import { type Codec, decodeLine, textCodec } from './codec.js';
 import { PipeIOError } from './errors.js';
+import { isSendPromise } from './writer.js';
 
 /** Something whose reading can be paused. */
 export interface FlowControl {
@@ -52,7 +53,8 @@ export class MessageInbox<T> {
     }
     try {
       const result = this.owner.handleMessage(message);
-      if (result instanceof Promise) result.catch((error: unknown) => this.#handlerFailed(error));
+      // A handler that returns send()'s promise (the echo pattern) needs no watching.
+      if (result instanceof Promise && !isSendPromise(result)) result.catch((error: unknown) => this.#handlerFailed(error));
     } catch (error) {
       this.#handlerFailed(error);
     }

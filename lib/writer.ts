@@ -16,7 +16,7 @@ import { PipeIOError, errnoCode } from './errors.js';
 import type { RecreateInfo, WriterEvents } from './events.js';
 import { FifoHandle, OwnedFifo } from './fifo.js';
 import { type Codec, resolveCodec, textCodec } from './codec.js';
-import { assertMessage, encodeLines } from './framing.js';
+import { assertMessage, joinLines } from './framing.js';
 import { PipeServerBase } from './lifecycle.js';
 import { type ResolvedOptions, type WriterOptions, resolveOptions } from './options.js';
 
@@ -50,6 +50,17 @@ export function encodeMessage<T>(codec: Codec<T>, message: T): string | Error {
   }
 }
 
+const noop = (): void => {};
+const sendPromises = new WeakSet<Promise<void>>();
+
+/**
+ * @internal Whether `value` is a promise returned by `send()`: it never becomes an unhandled
+ * rejection, and its failures are reported by the writer, so nobody else needs to watch it.
+ */
+export function isSendPromise(value: unknown): boolean {
+  return sendPromises.has(value as Promise<void>);
+}
+
 /**
  * Lines sent in one turn of the event loop, written with one `write()` and settled with
  * one promise: a promise per line would cost more than the write itself (the bench saw
@@ -70,27 +81,33 @@ class Batch {
     this.raw = raw;
   }
 
-  /** The promise every line of this batch returns. An ignored failure is no unhandled rejection. */
+  /** The promise every line of this batch returns. */
   get promise(): Promise<void> {
     if (this.#promise === undefined) {
       this.#promise = new Promise<void>((resolve, reject) => {
         this.#resolve = resolve;
         this.#reject = reject;
       });
-      this.#promise.catch(() => {});
+      sendPromises.add(this.#promise);
     }
     return this.#promise;
   }
 
-  encode(): Buffer {
-    return encodeLines(this.lines!);
+  encode(): string {
+    return joinLines(this.lines!);
   }
 
   settle(error?: Error): void {
     this.lines = null;
     this.raw = null;
-    if (error === undefined) this.#resolve?.();
-    else this.#reject?.(error);
+    if (error === undefined) {
+      this.#resolve?.();
+    } else if (this.#promise !== undefined) {
+      // An ignored send() that fails must not be an unhandled rejection. Marking it handled
+      // only now, when it fails, spares a second promise per batch on the hot path.
+      this.#promise.catch(noop);
+      this.#reject!(error);
+    }
   }
 }
 
@@ -211,10 +228,12 @@ export class PipeWriter {
     while (this.#open && !this.#switching && !this.#inflight && this.#head < this.#queue.length) {
       const batch = this.#queue[this.#head]!;
       if (batch === this.#tail) this.#tail = undefined; // later sends start a new batch
+      // A string goes to write(2) without a Buffer made for it first: on the echo path that allocation showed.
       const chunk = batch.raw ?? batch.encode();
+      const bytes = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
       let written: number;
       try {
-        written = fs.writeSync(this.#fd, chunk);
+        written = typeof chunk === 'string' ? fs.writeSync(this.#fd, chunk) : fs.writeSync(this.#fd, chunk);
       } catch (error) {
         if (errnoCode(error) !== 'EAGAIN') {
           this.#fail(error);
@@ -222,13 +241,14 @@ export class PipeWriter {
         }
         written = 0;
       }
-      if (written === chunk.length) {
+      if (written === bytes) {
         this.#done();
         continue;
       }
       // The pipe is full: libuv writes the rest when a reader makes room.
       this.#inflight = true;
-      this.#socket!.write(chunk.subarray(written), (error) => {
+      const rest = (typeof chunk === 'string' ? Buffer.from(chunk) : chunk).subarray(written);
+      this.#socket!.write(rest, (error) => {
         if (!this.#open) return; // close() has settled everything already
         this.#inflight = false;
         if (error) this.#fail(error);

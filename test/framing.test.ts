@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { LineDecoder, assertMessage, encodeLines } from '../lib/framing.js';
+import { LineDecoder, assertMessage, joinLines } from '../lib/framing.js';
 
 function decoder(max = 1024): { d: LineDecoder; lines: string[]; oversize: () => number } {
   const lines: string[] = [];
@@ -52,8 +52,8 @@ describe('framing', () => {
   });
 
   it('encodes lines with a newline after each, and refuses messages that are not one line', () => {
-    expect(encodeLines(['a', '', 'é']).toString()).to.equal('a\n\né\n');
-    expect(encodeLines(['one']).toString()).to.equal('one\n');
+    expect(joinLines(['a', '', 'é'])).to.equal('a\n\né\n');
+    expect(joinLines(['one'])).to.equal('one\n');
     expect(() => assertMessage('a\nb')).to.throw(TypeError, /newline/);
     expect(() => assertMessage(42)).to.throw(TypeError, /string/);
     expect(() => assertMessage('tab\tand\rcr')).to.not.throw();
