@@ -17,3 +17,13 @@ export { PipeIOError, type PipeIOErrorCode } from './errors.js';
 export type { PipeOptions, ReaderOptions, WriterOptions, PipeIOServerOptions } from './options.js';
 export type { PipeRole, OversizeInfo, RecreateInfo, ReaderEvents, WriterEvents, PipeIOServerEvents } from './events.js';
 export { type Codec, type CodecOption, textCodec, jsonCodec, resolveCodec, CodecError } from './codec.js';
+export { PipeIOClient, type PipeIOClientOptions, type PipeIOClientEvents, type ClientState } from './client.js';
+export {
+  spawnPlugin,
+  PluginHandle,
+  type PluginOptions,
+  type PluginExit,
+  type PluginRestartInfo,
+  type PluginEvents,
+  type PluginState,
+} from './plugin.js';

@@ -1,0 +1,12 @@
+/**
+ * The table of `pipe-io` commands. To add one, add a line here and a module beside this
+ * file; see `command.ts` for what the module exports.
+ * @module
+ */
+import type { CommandEntry } from './command.js';
+
+/** Every command, in the order `pipe-io --help` lists them. */
+export const commands: readonly CommandEntry[] = [
+  { name: 'echo', summary: 'serve a FIFO pair that sends every line back (try a client against it)', load: async () => (await import('./echo.js')).command },
+  { name: 'run', summary: 'run a plugin: stdin lines go to it, its messages come out on stdout', load: async () => (await import('./run.js')).command },
+];

@@ -1,0 +1,75 @@
+/**
+ * `pipe-io echo`: an echo server, to try a client against.
+ * @module
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PipeIOServer } from '../server.js';
+import { type CliCommand, UsageError, parseCommandArgs, shellQuote } from './command.js';
+
+const usage = `Usage: pipe-io echo [--in PATH] [--out PATH]
+
+Serves a FIFO pair and sends every line it reads on the in pipe back on the
+out pipe, until SIGINT (Ctrl-C) or SIGTERM; then it removes the pipes.
+It prints the paths, the environment a client needs, and a command to try.
+
+Options:
+  --in PATH    the FIFO clients write to (the server's in pipe; PIPE_IO_SEND)
+  --out PATH   the FIFO clients read from (the server's out pipe; PIPE_IO_RECV)
+               Give both or neither; with neither, they are made in a new
+               private folder under ${os.tmpdir()}, removed at exit.
+  -h, --help   show this help
+
+Example:
+  pipe-io echo --in /tmp/in --out /tmp/out &
+  echo hello >/tmp/in; head -n 1 /tmp/out    # prints: hello
+`;
+
+/** See {@link usage}. */
+export const command: CliCommand = {
+  usage,
+  async run(args, context) {
+    const { values, positionals } = parseCommandArgs(args, {
+      in: { type: 'string' },
+      out: { type: 'string' },
+    });
+    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'.`);
+    if ((values.in === undefined) !== (values.out === undefined)) throw new UsageError('give both --in and --out, or neither.');
+    let folder: string | undefined;
+    let inPath = values.in;
+    let outPath = values.out;
+    if (inPath === undefined || outPath === undefined) {
+      folder = fs.mkdtempSync(path.join(os.tmpdir(), 'pipe-io-echo-'));
+      inPath = path.join(folder, 'in');
+      outPath = path.join(folder, 'out');
+    }
+    inPath = path.resolve(inPath);
+    outPath = path.resolve(outPath);
+    const server = new PipeIOServer(inPath, outPath);
+    server.on('message', (line) => {
+      server.send(line).catch(() => {
+        // Only rejected when the server stops: that line had nowhere to go anyway.
+      });
+    });
+    server.on('warning', (error) => context.stderr.write(`pipe-io echo: warning: ${error.message}\n`));
+    try {
+      await server.start();
+      const q = { in: shellQuote(inPath), out: shellQuote(outPath) };
+      context.stdout.write(
+        [
+          `in:  ${inPath}`,
+          `out: ${outPath}`,
+          `export PIPE_IO_SEND=${q.in} PIPE_IO_RECV=${q.out}`,
+          `try: echo hello >${q.in}; head -n 1 ${q.out}`,
+          '',
+        ].join('\n'),
+      );
+      if (!context.signal.aborted) await new Promise((resolve) => context.signal.addEventListener('abort', resolve, { once: true }));
+    } finally {
+      await server.stop();
+      if (folder !== undefined) fs.rmSync(folder, { recursive: true, force: true });
+    }
+    return 0;
+  },
+};

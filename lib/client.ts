@@ -1,0 +1,454 @@
+/**
+ * The client end, for plugins written in Node: it writes to the server's in pipe and
+ * reads the server's out pipe.
+ *
+ * Like the servers, it never lets a FIFO block a thread: both pipes are opened with
+ * `O_NONBLOCK` (which never waits) from the main thread, and then driven by libuv's
+ * pipe handles (`net.Socket({ fd })`), so a slow or absent server costs no threadpool
+ * thread.
+ * @module
+ */
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import net from 'node:net';
+import { type Codec, type CodecOption, decodeLine, resolveCodec } from './codec.js';
+import { PipeIOError, describeErrno, errnoCode } from './errors.js';
+import type { OversizeInfo } from './events.js';
+import { MessageFeed } from './feed.js';
+import { LineDecoder, assertMessage } from './framing.js';
+
+const { O_RDONLY, O_WRONLY, O_NONBLOCK } = fs.constants;
+
+/** Options of {@link PipeIOClient}. */
+export interface PipeIOClientOptions {
+  /** The pipe the client writes to (the server's in pipe). Default: `$PIPE_IO_SEND`. */
+  send?: string;
+  /** The pipe the client reads from (the server's out pipe). Default: `$PIPE_IO_RECV`. */
+  recv?: string;
+  /** How messages are encoded on the wire: `'text'` (default), `'json'` or a {@link Codec}. */
+  codec?: CodecOption;
+  /**
+   * How long, in milliseconds, {@link PipeIOClient.connect} waits for a server to appear
+   * (pipes missing, or present with no server reading). Default `10000`.
+   */
+  timeout?: number;
+  /** Longest message accepted, in bytes; a longer line is dropped and reported through `'oversize'`. Default 1 MiB. */
+  maxMessageBytes?: number;
+  /** Closes the client when aborted. */
+  signal?: AbortSignal;
+}
+
+/** Where a {@link PipeIOClient} is in its life. */
+export type ClientState = 'idle' | 'connecting' | 'open' | 'closed';
+
+/** Events of {@link PipeIOClient}. None of them is `'error'`: nothing the server sends can crash the host. */
+export interface PipeIOClientEvents<T> {
+  /** One message from the server, decoded. */
+  message: [message: T];
+  /** A line longer than `maxMessageBytes` was dropped. */
+  oversize: [info: OversizeInfo];
+  /**
+   * A problem the client survives: a line the codec could not decode (`ERR_DECODE`, with the
+   * {@link CodecError} as `cause`; the line is skipped), a fragment left at end of stream
+   * (`ERR_SERVER_STOPPED`). With no listener it goes to `process.emitWarning`.
+   */
+  warning: [error: PipeIOError];
+  /** The server closed its out pipe (it stopped): every message before that has been emitted. */
+  end: [];
+  /** The client is closed; after `'end'`, or after {@link PipeIOClient.close}. */
+  close: [];
+}
+
+interface PendingSend {
+  data: Buffer;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A connection to a pipe-io server from the client side.
+ *
+ * ```ts
+ * // In a plugin started by spawnPlugin() or `pipe-io run`: the paths come from the environment.
+ * const client = new PipeIOClient({ codec: 'json' });
+ * await client.connect();
+ * for await (const request of client) await client.send({ ok: true, request });
+ * // the loop ends when the host stops the server
+ * ```
+ *
+ * Each message is written with one `write(2)`, so lines up to 4096 bytes (`PIPE_BUF`)
+ * never mix with other clients' lines. End of stream on the out pipe means the server
+ * stopped: the client emits `'end'`, finishes its iterators and closes itself.
+ * @typeParam T - the message type (`string` for the text codec)
+ */
+export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>> {
+  /** The pipe this client writes to. */
+  readonly sendPath: string;
+  /** The pipe this client reads from. */
+  readonly recvPath: string;
+  readonly #codec: Codec<T>;
+  readonly #timeout: number;
+  readonly #maxMessageBytes: number;
+  readonly #signal: AbortSignal | undefined;
+  #state: ClientState = 'idle';
+  #connecting: Promise<void> | undefined;
+  #recv: net.Socket | undefined;
+  #sendFd = -1;
+  #sendSocket: net.Socket | undefined;
+  #sendBroken: PipeIOError | undefined;
+  #queue: PendingSend[] = [];
+  #queueHead = 0;
+  #writing = false;
+  #feed: MessageFeed<T>;
+  #closed: Promise<void>;
+  #resolveClosed: () => void = () => {};
+  #onAbort = (): void => void this.close();
+
+  /**
+   * @param options - paths, codec and timeouts; see {@link PipeIOClientOptions}
+   * @throws TypeError when a path is neither given nor in the environment, or an option is invalid
+   */
+  constructor(options: PipeIOClientOptions = {}) {
+    super();
+    const send = options.send ?? process.env.PIPE_IO_SEND;
+    const recv = options.recv ?? process.env.PIPE_IO_RECV;
+    if (!send || !recv) {
+      throw new TypeError(
+        `PipeIOClient needs the ${!send ? 'send' : 'recv'} pipe: pass { ${!send ? 'send' : 'recv'}: path } or set ${!send ? 'PIPE_IO_SEND' : 'PIPE_IO_RECV'} (the host sets both when it starts a plugin).`,
+      );
+    }
+    this.sendPath = send;
+    this.recvPath = recv;
+    this.#codec = resolveCodec(options.codec) as Codec<T>;
+    this.#timeout = nonNegative('timeout', options.timeout, 10_000);
+    this.#maxMessageBytes = nonNegative('maxMessageBytes', options.maxMessageBytes, 1024 * 1024);
+    this.#signal = options.signal;
+    this.#closed = new Promise<void>((resolve) => (this.#resolveClosed = resolve));
+    this.#feed = new MessageFeed<T>({ pause: () => this.#recv?.pause(), resume: () => this.#recv?.resume() });
+  }
+
+  /** Where the client is in its life. */
+  get state(): ClientState {
+    return this.#state;
+  }
+
+  /** Resolves once the client is closed, by {@link close} or because the server stopped. Never rejects. */
+  get closed(): Promise<void> {
+    return this.#closed;
+  }
+
+  /**
+   * Opens both pipes. Resolves once a server is reading the send pipe. While the pipes do
+   * not exist yet (`ENOENT`), or exist with no server (`ENXIO`), it retries with a short
+   * backoff until `timeout`, then rejects with a {@link PipeIOError} that says which.
+   * A failed connect leaves the client idle, so it may be tried again.
+   */
+  connect(): Promise<void> {
+    if (this.#state === 'open') return Promise.resolve();
+    if (this.#state === 'closed') return Promise.reject(this.#closedError());
+    this.#connecting ??= this.#connect().finally(() => (this.#connecting = undefined));
+    return this.#connecting;
+  }
+
+  async #connect(): Promise<void> {
+    if (this.#signal?.aborted) {
+      this.#finish();
+      throw this.#closedError();
+    }
+    this.#state = 'connecting';
+    const deadline = Date.now() + this.#timeout;
+    let recvFd = -1;
+    let sendFd = -1;
+    let delay = 5;
+    try {
+      for (;;) {
+        let waitingFor: { path: string; error: unknown } | undefined;
+        if (recvFd < 0) {
+          // The out pipe first: a read-only O_NONBLOCK open always succeeds on a FIFO, and
+          // being a reader before the server writes means nothing it sends is missed.
+          try {
+            recvFd = openFifo(this.recvPath, O_RDONLY | O_NONBLOCK);
+          } catch (error) {
+            if (errnoCode(error) !== 'ENOENT') throw error;
+            waitingFor = { path: this.recvPath, error };
+          }
+        }
+        if (recvFd >= 0) {
+          try {
+            sendFd = openFifo(this.sendPath, O_WRONLY | O_NONBLOCK);
+            break;
+          } catch (error) {
+            const code = errnoCode(error);
+            if (code !== 'ENOENT' && code !== 'ENXIO') throw error;
+            waitingFor = { path: this.sendPath, error };
+          }
+        }
+        if (this.#state !== 'connecting') throw this.#closedError();
+        const left = deadline - Date.now();
+        if (left <= 0) throw this.#timeoutError(waitingFor!.path, waitingFor!.error);
+        await sleep(Math.min(delay, left));
+        delay = Math.min(delay * 2, 100);
+        if (this.#state !== 'connecting') throw this.#closedError();
+      }
+    } catch (error) {
+      if (recvFd >= 0) fs.closeSync(recvFd);
+      if (this.#state === 'connecting') this.#state = 'idle';
+      throw error instanceof PipeIOError || error instanceof TypeError
+        ? error
+        : new PipeIOError('ERR_PIPE_OPEN', `Cannot connect: ${describeErrno(error)}.`, { cause: error });
+    }
+    this.#attach(recvFd, sendFd);
+    this.#state = 'open';
+    this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
+    if (this.#signal?.aborted) void this.close();
+  }
+
+  #attach(recvFd: number, sendFd: number): void {
+    const decoder = new LineDecoder(this.#maxMessageBytes, {
+      line: (line) => this.#deliver(line),
+      oversize: () => this.emit('oversize', { path: this.recvPath, limit: this.#maxMessageBytes }),
+    });
+    const recv = new net.Socket({ fd: recvFd, readable: true, writable: false });
+    this.#recv = recv;
+    recv.on('data', (chunk: Buffer) => decoder.push(chunk));
+    recv.on('end', () => {
+      if (decoder.pendingBytes > 0) {
+        // The server wrote no newline before it went away, so this is a cut-off line, not a
+        // message: the bash, Python and C clients drop it too.
+        this.#warn(
+          new PipeIOError('ERR_SERVER_STOPPED', `The server stopped in the middle of a line; its ${decoder.pendingBytes} bytes were dropped.`, {
+            path: this.recvPath,
+          }),
+        );
+      }
+      this.#ended();
+    });
+    recv.on('error', (error) => {
+      this.#warn(new PipeIOError('ERR_PIPE_OPEN', `Reading '${this.recvPath}' failed: ${error.message}.`, { path: this.recvPath, cause: error }));
+    });
+    // An error ends the socket without 'end'; either way the server is out of reach.
+    recv.on('close', () => this.#ended());
+
+    this.#sendFd = sendFd;
+    const sendSocket = new net.Socket({ fd: sendFd, readable: false, writable: true });
+    // The write callback carries the error; this listener only keeps it from being unhandled.
+    sendSocket.on('error', () => {});
+    this.#sendSocket = sendSocket;
+  }
+
+  #deliver(line: string): void {
+    const decoded = decodeLine(this.#codec, line);
+    if (!decoded.ok) {
+      // The same report as the servers give for a bad line.
+      this.#warn(new PipeIOError('ERR_DECODE', decoded.error.message, { path: this.recvPath, cause: decoded.error }));
+      return;
+    }
+    this.emit('message', decoded.value);
+    this.#feed.push(decoded.value);
+  }
+
+  #ended(): void {
+    if (this.#state !== 'open') return;
+    this.emit('end');
+    void this.close();
+  }
+
+  /**
+   * Sends one message. Resolves once its line is written into the send pipe. Rejects with a
+   * `TypeError` if it cannot be one line (a text message with a newline, a value JSON cannot
+   * encode), with nothing written; and with a {@link PipeIOError} `ERR_SERVER_STOPPED` when
+   * the client is not open or the server stopped reading.
+   */
+  send(value: T): Promise<void> {
+    let data: Buffer;
+    try {
+      const line = this.#codec.encode(value);
+      assertMessage(line);
+      data = Buffer.from(line + '\n');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.#state !== 'open') return Promise.reject(this.#closedError());
+    if (this.#sendBroken) return Promise.reject(this.#sendBroken);
+    if (!this.#writing && this.#queueHead === this.#queue.length) {
+      // Nothing queued ahead of it: try it at once, with no promise machinery to wait on.
+      const written = this.#write(data);
+      if (written === data.length) return Promise.resolve();
+      if (written < 0) return Promise.reject(this.#sendBroken!);
+      return new Promise<void>((resolve, reject) => {
+        this.#queue.push({ data, resolve, reject });
+        this.#writeRest(this.#queue[this.#queueHead]!, written);
+      });
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ data, resolve, reject });
+      this.#pump();
+    });
+  }
+
+  /**
+   * One non-blocking `write(2)` from the main thread: bytes written (0 if the pipe is full),
+   * or -1 if the pipe is broken. A line up to `PIPE_BUF` goes in whole or not at all.
+   */
+  #write(data: Buffer): number {
+    try {
+      return fs.writeSync(this.#sendFd, data);
+    } catch (error) {
+      if (errnoCode(error) === 'EAGAIN') return 0;
+      this.#breakSend(error);
+      return -1;
+    }
+  }
+
+  /** The pipe is full: libuv writes the rest once the server makes room; later lines wait their turn. */
+  #writeRest(entry: PendingSend, written: number): void {
+    this.#writing = true;
+    this.#sendSocket!.write(entry.data.subarray(written), (error) => {
+      this.#writing = false;
+      if (this.#queue[this.#queueHead] !== entry) return; // close() settled it already
+      this.#queueHead++;
+      if (error) {
+        this.#breakSend(error);
+        entry.reject(this.#sendBroken!);
+      } else {
+        entry.resolve();
+      }
+      this.#pump();
+    });
+  }
+
+  #pump(): void {
+    while (!this.#writing && this.#queueHead < this.#queue.length) {
+      const entry = this.#queue[this.#queueHead]!;
+      if (this.#sendBroken || this.#state !== 'open') {
+        this.#queueHead++;
+        entry.reject(this.#sendBroken ?? this.#closedError());
+        continue;
+      }
+      const written = this.#write(entry.data);
+      if (written === entry.data.length) {
+        this.#queueHead++;
+        entry.resolve();
+      } else if (written >= 0) {
+        this.#writeRest(entry, written);
+      }
+    }
+    if (this.#queueHead === this.#queue.length) {
+      this.#queue = [];
+      this.#queueHead = 0;
+    }
+  }
+
+  #breakSend(cause: unknown): void {
+    this.#sendBroken ??= new PipeIOError(
+      'ERR_SERVER_STOPPED',
+      errnoCode(cause) === 'EPIPE'
+        ? `The server stopped reading '${this.sendPath}' (EPIPE); the message was not delivered.`
+        : `Writing to '${this.sendPath}' failed: ${describeErrno(cause)}.`,
+      { path: this.sendPath, cause },
+    );
+  }
+
+  /**
+   * Closes both pipes, ends the iterators, and rejects sends not yet written (await your
+   * `send()` promises first if they must arrive). Idempotent; never rejects.
+   */
+  async close(): Promise<void> {
+    if (this.#state === 'closed') return this.#closed;
+    this.#state = 'closed';
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+    const error = this.#closedError();
+    const queue = this.#queue;
+    const head = this.#queueHead;
+    this.#queue = [];
+    this.#queueHead = 0;
+    for (let i = head; i < queue.length; i++) queue[i]!.reject(error);
+    const sockets = [this.#recv, this.#sendSocket].filter((s): s is net.Socket => s !== undefined);
+    this.#recv = undefined;
+    this.#sendSocket = undefined;
+    this.#sendFd = -1;
+    await Promise.all(
+      sockets.map((socket) => {
+        socket.destroy();
+        return socket.closed ? undefined : new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      }),
+    );
+    this.#finish();
+    return this.#closed;
+  }
+
+  #finish(): void {
+    this.#state = 'closed';
+    this.#feed.end();
+    this.emit('close');
+    this.#resolveClosed();
+  }
+
+  /** Messages as an async iterator; it ends when the server stops or the client closes. Reading pauses while it lags. */
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
+    return this.#feed.iterate();
+  }
+
+  /** Same as iterating the client itself. */
+  messages(): AsyncIterableIterator<T> {
+    return this.#feed.iterate();
+  }
+
+  /** `await using client = …` closes the client when the block ends. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #warn(error: PipeIOError): void {
+    if (this.listenerCount('warning') > 0) this.emit('warning', error);
+    else process.emitWarning(error);
+  }
+
+  #closedError(): PipeIOError {
+    return new PipeIOError(
+      'ERR_SERVER_STOPPED',
+      this.#sendBroken ? this.#sendBroken.message : `The client for '${this.sendPath}' is ${this.#state === 'closed' ? 'closed' : 'not connected: call connect() first'}.`,
+      { path: this.sendPath },
+    );
+  }
+
+  #timeoutError(path: string, cause: unknown): PipeIOError {
+    if (errnoCode(cause) === 'ENXIO') {
+      return new PipeIOError(
+        'ERR_PIPE_OPEN',
+        `No server is reading '${path}' (ENXIO) after ${this.#timeout} ms: the FIFO exists but its server is not running.`,
+        { path, cause },
+      );
+    }
+    return new PipeIOError(
+      'ERR_PIPE_MISSING',
+      `There is no pipe at '${path}' after ${this.#timeout} ms: start the server first, or check the path (PIPE_IO_SEND / PIPE_IO_RECV).`,
+      { path, cause },
+    );
+  }
+}
+
+/** Opens a FIFO, refusing anything else: writing into a regular file left at the path would swallow messages. */
+function openFifo(path: string, flags: number): number {
+  const fd = fs.openSync(path, flags);
+  let isFifo: boolean;
+  try {
+    isFifo = fs.fstatSync(fd).isFIFO();
+  } catch (error) {
+    fs.closeSync(fd);
+    throw error;
+  }
+  if (!isFifo) {
+    fs.closeSync(fd);
+    throw new PipeIOError('ERR_NOT_A_FIFO', `'${path}' is not a FIFO: is it the right path?`, { path });
+  }
+  return fd;
+}
+
+function nonNegative(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value < 0) throw new RangeError(`Option ${name} must be a number >= 0, got ${String(value)}.`);
+  return value;
+}
