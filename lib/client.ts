@@ -246,7 +246,7 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
       return;
     }
     this.emit('message', decoded.value);
-    this.#feed.push(decoded.value);
+    this.#feed.push(decoded.value, line.length);
   }
 
   #ended(): void {

@@ -13,18 +13,24 @@ export interface FeedFlow {
 
 /** Values an iterator may hold before the source pauses. */
 const HIGH_WATER = 1024;
+/** Their size (characters of the lines they came from) at which it pauses too: a few huge lines are as heavy as many small ones. */
+const HIGH_WATER_SIZE = 1024 * 1024;
 
 interface Subscriber<T> {
   buffered: T[];
+  sizes: number[];
   head: number;
+  /** Size of the values not yet taken. */
+  size: number;
   wake: (() => void) | undefined;
   done: boolean;
 }
 
 /**
  * @internal Hands every pushed value to each open iterator. While any iterator holds
- * {@link HIGH_WATER} values its reader has not taken, the source is paused: a slow
- * `for await` loop then bounds memory instead of buffering the whole stream.
+ * {@link HIGH_WATER} values, or values of {@link HIGH_WATER_SIZE}, that its reader has not
+ * taken, the source is paused: a slow `for await` loop then bounds memory instead of
+ * buffering the whole stream.
  */
 export class MessageFeed<T> {
   #subscribers = new Set<Subscriber<T>>();
@@ -33,11 +39,18 @@ export class MessageFeed<T> {
 
   constructor(private readonly flow: FeedFlow) {}
 
-  /** Gives `value` to every open iterator. */
-  push(value: T): void {
+  /** Whether any iterator is open. */
+  get active(): boolean {
+    return this.#subscribers.size > 0;
+  }
+
+  /** Gives `value` to every open iterator; `size` is what it weighs (its line's length). */
+  push(value: T, size: number): void {
     for (const sub of this.#subscribers) {
       sub.buffered.push(value);
-      if (sub.buffered.length - sub.head >= HIGH_WATER && !this.#lagging.has(sub)) {
+      sub.sizes.push(size);
+      sub.size += size;
+      if ((sub.buffered.length - sub.head >= HIGH_WATER || sub.size >= HIGH_WATER_SIZE) && !this.#lagging.has(sub)) {
         if (this.#lagging.size === 0) this.flow.pause();
         this.#lagging.add(sub);
       }
@@ -64,23 +77,26 @@ export class MessageFeed<T> {
 
   /** A new iterator; it sees the values pushed from now on. */
   iterate(): AsyncIterableIterator<T> {
-    const sub: Subscriber<T> = { buffered: [], head: 0, wake: undefined, done: this.#ended };
+    const sub: Subscriber<T> = { buffered: [], sizes: [], head: 0, size: 0, wake: undefined, done: this.#ended };
     if (!sub.done) this.#subscribers.add(sub);
     const iterator: AsyncIterableIterator<T> = {
       next: async (): Promise<IteratorResult<T>> => {
         while (sub.head === sub.buffered.length && !sub.done) await new Promise<void>((resolve) => (sub.wake = resolve));
         sub.wake = undefined;
         if (sub.head < sub.buffered.length) {
-          const value = sub.buffered[sub.head++]!;
+          const value = sub.buffered[sub.head]!;
+          sub.size -= sub.sizes[sub.head++]!;
           if (sub.head === sub.buffered.length) {
             sub.buffered = [];
+            sub.sizes = [];
             sub.head = 0;
           } else if (sub.head > 4096 && sub.head * 2 > sub.buffered.length) {
             // Drop the front now and then, so a long-lived iterator does not keep what it yielded.
             sub.buffered = sub.buffered.slice(sub.head);
+            sub.sizes = sub.sizes.slice(sub.head);
             sub.head = 0;
           }
-          if (sub.buffered.length - sub.head < HIGH_WATER / 2) this.#unlag(sub);
+          if (sub.buffered.length - sub.head < HIGH_WATER / 2 && sub.size < HIGH_WATER_SIZE / 2) this.#unlag(sub);
           return { value, done: false };
         }
         return { value: undefined, done: true };
@@ -89,7 +105,9 @@ export class MessageFeed<T> {
         // `break` out of a for-await lands here: stop collecting for this loop.
         this.#finish(sub);
         sub.buffered = [];
+        sub.sizes = [];
         sub.head = 0;
+        sub.size = 0;
         return { value: undefined, done: true };
       },
       [Symbol.asyncIterator]() {

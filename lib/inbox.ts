@@ -1,42 +1,33 @@
 /**
- * Where read messages go: the `handleMessage` hook, and async iterators with backpressure.
+ * Where read messages go: the `handleMessage` hook, and async iterators with backpressure
+ * (every iterator sees every message, whatever `handleMessage` does).
  * @module
  */
-import type { EventEmitter } from 'node:events';
 import { type Codec, decodeLine, textCodec } from './codec.js';
 import { PipeIOError } from './errors.js';
+import { type FeedFlow, MessageFeed } from './feed.js';
 import { isSendPromise } from './writer.js';
 
-/** Something whose reading can be paused. */
-export interface FlowControl {
-  /** Stop reading. */
-  pause(): void;
-  /** Read again. */
-  resume(): void;
-}
-
 /** A server as the inbox sees it. */
-export interface InboxOwner<T> extends EventEmitter {
+export interface InboxOwner<T> {
   /** The hook every message goes through. */
   handleMessage(message: T): unknown;
   /** Where the server is in its life. */
   readonly state: string;
 }
 
-/** Messages an iterator may hold before reading pauses. */
-const ITERATOR_HIGH_WATER = 1024;
-
 /** @internal Delivers messages to the owner's hook and to its iterators. */
 export class MessageInbox<T> {
-  #lagging = new Set<object>();
-  #enders = new Set<() => void>();
+  #feed: MessageFeed<T>;
 
   constructor(
     private readonly owner: InboxOwner<T>,
     private readonly codec: Codec<T>,
-    private readonly flow: FlowControl,
+    private readonly flow: FeedFlow,
     private readonly warn: (error: PipeIOError) => void,
-  ) {}
+  ) {
+    this.#feed = new MessageFeed<T>(flow);
+  }
 
   /** Decodes a line and calls the hook; a bad line, a throw or a rejection becomes a warning, never a crash. */
   deliver(line: string): void {
@@ -51,6 +42,7 @@ export class MessageInbox<T> {
       }
       message = decoded.value;
     }
+    if (this.#feed.active) this.#feed.push(message, line.length);
     try {
       const result = this.owner.handleMessage(message);
       // A handler that returns send()'s promise (the echo pattern) needs no watching.
@@ -70,67 +62,17 @@ export class MessageInbox<T> {
 
   /** Ends every iterator once it has yielded what it holds. */
   end(): void {
-    for (const end of this.#enders) end();
+    this.#feed.end();
+    this.#feed = new MessageFeed<T>(this.flow);
   }
 
-  /** An iterator over `'message'` events; lagging iterators pause reading. */
+  /** An iterator over every message received from now on; lagging iterators pause reading. */
   iterate(): AsyncIterableIterator<T> {
-    const owner = this.owner;
-    const buffered: T[] = [];
-    let head = 0;
-    let done = owner.state === 'stopped';
-    let wake: (() => void) | undefined;
-    const token = {};
-
-    const onMessage = (message: T): void => {
-      buffered.push(message);
-      if (buffered.length - head >= ITERATOR_HIGH_WATER && !this.#lagging.has(token)) {
-        if (this.#lagging.size === 0) this.flow.pause();
-        this.#lagging.add(token);
-      }
-      wake?.();
-    };
-    const finish = (): void => {
-      done = true;
-      owner.off('message', onMessage);
-      this.#enders.delete(finish);
-      this.#unlag(token);
-      wake?.();
-    };
-    if (!done) {
-      owner.on('message', onMessage);
-      this.#enders.add(finish);
+    if (this.owner.state === 'stopped') {
+      const finished = new MessageFeed<T>(this.flow);
+      finished.end();
+      return finished.iterate();
     }
-
-    const iterator: AsyncIterableIterator<T> = {
-      next: async (): Promise<IteratorResult<T>> => {
-        while (head === buffered.length && !done) await new Promise<void>((resolve) => (wake = resolve));
-        wake = undefined;
-        if (head < buffered.length) {
-          const value = buffered[head++]!;
-          if (head === buffered.length) {
-            buffered.length = 0;
-            head = 0;
-          }
-          if (buffered.length - head < ITERATOR_HIGH_WATER / 2) this.#unlag(token);
-          return { value, done: false };
-        }
-        return { value: undefined, done: true };
-      },
-      return: async (): Promise<IteratorResult<T>> => {
-        finish();
-        buffered.length = 0;
-        head = 0;
-        return { value: undefined, done: true };
-      },
-      [Symbol.asyncIterator]() {
-        return iterator;
-      },
-    };
-    return iterator;
-  }
-
-  #unlag(token: object): void {
-    if (this.#lagging.delete(token) && this.#lagging.size === 0) this.flow.resume();
+    return this.#feed.iterate();
   }
 }

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import fs from 'node:fs';
 import sinon from 'sinon';
 import { PipeIOError, PipeIOServer, PipeReaderServer, PipeWriterServer } from '../lib/index.js';
-import { bash, tempDir, waitFor, within } from './helpers/fixtures.js';
+import { bash, run, tempDir, waitFor, within } from './helpers/fixtures.js';
 
 describe('server API', function () {
   this.timeout(30_000);
@@ -120,6 +120,35 @@ describe('server API', function () {
     await server.stop();
     const got = await within(collected, 2000, 'iteration ends');
     expect(got).to.deep.equal(Array.from({ length: 3000 }, (_, i) => String(i + 1)));
+  });
+
+  it('delivers at stop() what clients wrote while a lagging iterator had paused reading', async () => {
+    const server = new PipeReaderServer(`${dir}/in`);
+    await server.start();
+    const iterator = server.messages(); // takes nothing until the server has stopped
+    const writer = await bash(`exec 4> "$IN"; for i in $(seq 1 3000); do echo "line $i" >&4; done`, { IN: `${dir}/in` }).done;
+    expect(writer.code).to.equal(0);
+    await server.stop();
+    const got: string[] = [];
+    for await (const message of iterator) got.push(message);
+    expect(got).to.deep.equal(Array.from({ length: 3000 }, (_, i) => `line ${i + 1}`));
+  });
+
+  it('pauses reading for an iterator that lags by size, not only by count (a few huge lines)', async () => {
+    const server = new PipeReaderServer(`${dir}/in`);
+    await server.start();
+    const iterator = server.messages();
+    // 50 lines of 100 KB: 5 MB, far under 1,024 lines but far over what an iterator may hold.
+    const writer = run('python3', ['-c', 'import os,sys\nfd=os.open(sys.argv[1],os.O_WRONLY)\nfor i in range(50): os.write(fd, b"x"*100000+b"\\n")', `${dir}/in`]);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(writer.child.exitCode, 'the writer is held back by the paused reader').to.equal(null);
+    let count = 0;
+    for await (const message of iterator) {
+      expect(message.length).to.equal(100_000);
+      if (++count === 50) break;
+    }
+    expect((await writer.done).code).to.equal(0);
+    await server.stop();
   });
 
   it('applies permissions exactly, whatever the umask', async () => {
