@@ -160,12 +160,36 @@ export class PipeReader {
   }
 
   /**
+   * Lines clients wrote before the stop are delivered, even while reading is paused (a
+   * lagging iterator): what a socket holds, then what the kernel holds, read through the
+   * anchor. Bounded by the pipe's size. A line still unfinished is dropped.
+   */
+  #deliverRest(): void {
+    for (const source of this.#sources) {
+      // read() emits 'data', whose listener feeds the decoder.
+      while (!source.ended && source.socket.readableLength > 0 && source.socket.read() !== null);
+    }
+    for (const handle of this.#handles) {
+      let latest: Source | undefined;
+      for (const source of this.#sources) if (source.handle === handle && !source.ended) latest = source;
+      if (latest === undefined) continue;
+      try {
+        const rest = handle.drain();
+        if (rest.length > 0) latest.decoder.push(rest);
+      } catch {
+        // Nothing more can be read: what was delivered is all there is.
+      }
+    }
+  }
+
+  /**
    * Removes the pipe (when managed) and closes every descriptor. Clients writing get EPIPE,
    * clients opening the removed path get ENOENT: nobody is left waiting.
    */
   async close(): Promise<void> {
     this.#closing = true;
     this.#fifo?.release();
+    this.#deliverRest();
     const closed = [...this.#sources].map((source) => {
       source.socket.destroy();
       return new Promise<void>((resolve) => {
@@ -175,9 +199,10 @@ export class PipeReader {
     });
     await Promise.all(closed);
     this.#sources.clear();
-    for (const handle of this.#handles) handle.close();
+    const handles = [...this.#handles];
     this.#handles.clear();
     this.#fifo = undefined;
+    await Promise.all(handles.map((handle) => handle.closeAndWake()));
   }
 }
 
