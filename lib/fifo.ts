@@ -23,6 +23,21 @@ import { takeTurn } from './turns.js';
 import { type PathWatch, watchPath } from './watch.js';
 
 const { O_RDONLY, O_WRONLY, O_NONBLOCK } = fs.constants;
+/** Linux's O_PATH (Node does not export it): a descriptor that names an inode without opening it. */
+const O_PATH = 0o10000000;
+/** When a closed pipe's stranded openers are released a second time. */
+const WAKE_AGAIN_MS = 50;
+
+/** Opens and closes each end of the FIFO named by the `O_PATH` descriptor `inode`, never blocking. */
+function wakeOpeners(inode: number): void {
+  for (const flags of [O_RDONLY | O_NONBLOCK, O_WRONLY | O_NONBLOCK]) {
+    try {
+      fs.closeSync(fs.openSync(`/proc/self/fd/${inode}`, flags));
+    } catch {
+      // ENXIO: no reader is waiting for a writer
+    }
+  }
+}
 
 interface NativeBinding {
   mkfifo(path: string, mode: number, done: (errno: number) => void): void;
@@ -108,7 +123,9 @@ export class FifoHandle {
   /** Reads whatever the kernel holds in this pipe, without waiting. */
   drain(): Buffer {
     const chunks: Buffer[] = [];
-    const chunk = Buffer.allocUnsafe(65536);
+    // One read takes all a pipe can hold (pipe-max-size, 1 MiB by default): a client reading at
+    // the same time then gets a prefix and the drain the rest, never bytes in between.
+    const chunk = Buffer.allocUnsafe(1024 * 1024);
     for (;;) {
       let n: number;
       try {
@@ -142,6 +159,33 @@ export class FifoHandle {
     if (this.#closed) return;
     this.#closed = true;
     fs.closeSync(this.fd);
+  }
+
+  /**
+   * Closes the anchor (see {@link close}), and resolves once clients stranded in open() on this
+   * pipe have been let go.
+   *
+   * A client whose blocking open() looked the path up before the server removed it, but reached
+   * the FIFO only after the server's last descriptor on it was closed (it waited for the pipe's
+   * lock, or for a CPU), would wait in open() forever: nobody can open the other end of a pipe
+   * that has no name and no descriptor. The kernel lets it go when the other end is opened. So
+   * the server keeps an `O_PATH` descriptor (neither reader nor writer: it holds no end open) and
+   * opens each end once through it, now and after {@link WAKE_AGAIN_MS}, then closes it.
+   */
+  async closeAndWake(): Promise<void> {
+    if (this.#closed) return;
+    let inode = -1;
+    try {
+      inode = fs.openSync(`/proc/self/fd/${this.fd}`, O_PATH);
+    } catch {
+      // no /proc: nothing to wake with
+    }
+    this.close();
+    if (inode < 0) return;
+    wakeOpeners(inode);
+    await new Promise((resolve) => setTimeout(resolve, WAKE_AGAIN_MS));
+    wakeOpeners(inode);
+    fs.closeSync(inode);
   }
 }
 

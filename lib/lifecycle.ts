@@ -68,7 +68,8 @@ export abstract class PipeServerBase<Events extends EventMapOf<Events>> extends 
 
   /** Creates or opens the pipes and serves. Resolves when serving; rejects with a {@link PipeIOError}. */
   start(): Promise<void> {
-    this.#transition = this.#transition.then(() => this.#start());
+    // After a failed start the chain holds that rejection: a new start() must try again, not repeat it.
+    this.#transition = this.#transition.catch(() => {}).then(() => this.#start());
     return this.#transition;
   }
 

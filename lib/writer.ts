@@ -128,6 +128,8 @@ export class PipeWriter {
   #needsDrain = false;
   /** Whether libuv is writing the rest of the batch at `#head` (the pipe was full). */
   #inflight = false;
+  /** What was handed to libuv then; `writeQueueSize` says how much of its end is not written yet. */
+  #inflightBytes: Buffer | undefined;
   #scheduled = false;
   #switching = false;
   #open = false;
@@ -248,9 +250,14 @@ export class PipeWriter {
       // The pipe is full: libuv writes the rest when a reader makes room.
       this.#inflight = true;
       const rest = (typeof chunk === 'string' ? Buffer.from(chunk) : chunk).subarray(written);
-      this.#socket!.write(rest, (error) => {
-        if (!this.#open) return; // close() has settled everything already
+      this.#inflightBytes = rest;
+      const socket = this.#socket!;
+      socket.write(rest, (error) => {
+        // close() has settled everything already; or the pipe was replaced and #replaced() took
+        // back what libuv had not written (a destroyed socket's callback may even report success).
+        if (!this.#open || socket !== this.#socket) return;
         this.#inflight = false;
+        this.#inflightBytes = undefined;
         if (error) this.#fail(error);
         else this.#done();
         this.#flush();
@@ -294,8 +301,49 @@ export class PipeWriter {
    * The out pipe was deleted and made again. Lines already in the old pipe that no
    * client read are rescued through the anchor and written first into the new one;
    * queued lines follow, in order.
+   *
+   * libuv is stopped before the rescue: a client may still be reading the old pipe, and a byte
+   * libuv wrote there after the rescue would reach it before the rescued bytes, which go into
+   * the new pipe (reordered, merged and torn lines). The handle's `writeQueueSize` says exactly
+   * how much of the batch libuv had not written yet; that follows the rescued bytes.
    */
   #replaced(next: FifoHandle, previous: FifoHandle): void {
+    const oldSocket = this.#socket;
+    const handle = (oldSocket as unknown as { _handle?: { writeQueueSize?: unknown } } | undefined)?._handle;
+    const unwritten = this.#inflight ? handle?.writeQueueSize : 0;
+    if (typeof unwritten !== 'number') return this.#replacedWaiting(next, previous);
+    this.#socket = undefined; // its write callback is ignored from now on
+    oldSocket?.destroy(); // closes the descriptor: libuv writes nothing more into the old pipe
+    const rescued = previous.drain();
+    previous.close();
+    if (this.#inflight) {
+      // The batch libuv was writing becomes the rescued bytes plus its unwritten end; its
+      // promise settles when they are in the new pipe, and it stays counted in queuedBytes.
+      const rest = this.#inflightBytes!;
+      const batch = this.#queue[this.#head]!;
+      batch.lines = null;
+      batch.raw = Buffer.concat([rescued, rest.subarray(rest.length - unwritten)]);
+      this.#inflight = false;
+      this.#inflightBytes = undefined;
+    } else if (rescued.length > 0) {
+      this.#queue.splice(this.#head, 0, new Batch(rescued));
+    }
+    this.#moveTo(next);
+  }
+
+  #moveTo(next: FifoHandle): void {
+    try {
+      this.#attach(next);
+    } catch (error) {
+      this.hooks.warning(new PipeIOError('ERR_PIPE_OPEN', `Cannot open the new '${this.path}' for writing: ${(error as Error).message}`, { path: this.path, cause: error }));
+    }
+    this.#switching = false;
+    this.hooks.recreate({ path: this.path, role: 'out' });
+    this.#flush();
+  }
+
+  /** For a Node whose pipe handle has no `writeQueueSize`: wait for libuv, draining the old pipe to make room. */
+  #replacedWaiting(next: FifoHandle, previous: FifoHandle): void {
     this.#switching = true;
     const oldSocket = this.#socket;
     const rescued: Buffer[] = [];
@@ -305,16 +353,8 @@ export class PipeWriter {
       previous.close();
       const bytes = Buffer.concat(rescued);
       if (bytes.length > 0) this.#queue.splice(this.#head, 0, new Batch(bytes));
-      try {
-        this.#attach(next);
-      } catch (error) {
-        this.hooks.warning(new PipeIOError('ERR_PIPE_OPEN', `Cannot open the new '${this.path}' for writing: ${(error as Error).message}`, { path: this.path, cause: error }));
-      }
-      this.#switching = false;
-      this.hooks.recreate({ path: this.path, role: 'out' });
-      this.#flush();
+      this.#moveTo(next);
     };
-    // A write stuck in libuv completes once the old pipe has room: make room by rescuing its contents.
     const wait = (): void => {
       if (!this.#open) return;
       if (!this.#inflight) return finish();
@@ -338,6 +378,7 @@ export class PipeWriter {
     this.#head = 0;
     this.#tail = undefined;
     this.#inflight = false;
+    this.#inflightBytes = undefined;
     this.#queuedBytes = 0;
     for (let i = from; i < queue.length; i++) queue[i]!.settle(error);
     const socket = this.#socket;
@@ -347,10 +388,10 @@ export class PipeWriter {
       socket.destroy();
       if (!socket.closed) await new Promise<void>((resolve) => socket.once('close', () => resolve()));
     }
-    this.#handle?.close();
+    const handles = new Set([this.#handle, this.#fifo?.current]);
     this.#handle = undefined;
-    this.#fifo?.current.close();
     this.#fifo = undefined;
+    await Promise.all([...handles].map((handle) => handle?.closeAndWake()));
   }
 }
 
