@@ -32,10 +32,16 @@ describe('pipe ownership', function () {
       );
     }
     expect(fs.statSync(`${dir}/in`).ino, 'the live pipe was not replaced').to.equal(inode);
+    // Once the owner stops, the refused server starts: a failed start() is not remembered.
+    const later = new PipeIOServer(`${dir}/in2`, `${dir}/out`);
+    expect(((await later.start().catch((e: unknown) => e)) as PipeIOError).code).to.equal('ERR_PIPE_IN_USE');
     await bash(`printf 'still here\\n' > "$IN"`, { IN: `${dir}/in` }).done;
     await waitFor(() => got.length === 1, 'message to the first server');
     expect(got).to.deep.equal(['still here']);
     await first.stop();
+    await later.start();
+    expect(later.state).to.equal('running');
+    await later.stop();
   });
 
   it('takes over the stale pipes of a server killed with SIGKILL, and clients that reconnect are served', async () => {
