@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { makeFifo } from '../lib/fifo.js';
 import { CodecError, PipeIOClient, PipeIOError, PipeIOServer, jsonCodec, resolveCodec, textCodec } from '../lib/index.js';
+import { sleep, within } from './helpers/fixtures.js';
 
 /** A private folder per test, removed afterwards. */
 let dir: string;
@@ -31,17 +32,6 @@ function client<T = string>(options: ConstructorParameters<typeof PipeIOClient>[
   const c = new PipeIOClient<T>({ ...paths(), ...options });
   clients.push(c);
   return c;
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 const AWKWARD = [

@@ -8,20 +8,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CodecError, PipeIOError, type PluginExit, type PluginHandle, type PluginOptions, spawnPlugin } from '../lib/index.js';
+import { sleep, within } from './helpers/fixtures.js';
 
 // This file runs from dist/test/; the fixtures are compiled beside it.
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** The process's state letter from /proc (R, S, Z, …), or null if there is no such process. */
 function procState(pid: number): string | null {
