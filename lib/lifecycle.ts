@@ -124,8 +124,9 @@ export abstract class PipeServerBase<Events extends EventMapOf<Events>> extends 
   /**
    * Reports a problem the server survives: to `'warning'` listeners, or to
    * `process.emitWarning` when there are none, so it is seen but never crashes the host.
+   * Takes any error with a `code` ({@link PipeIOError}, or a subclass's own kind).
    */
-  protected warn(error: PipeIOError): void {
+  protected warn(error: Error): void {
     const emitter = this as EventEmitter;
     if (emitter.listenerCount('warning') > 0) emitter.emit('warning', error);
     else process.emitWarning(error);

@@ -180,7 +180,7 @@ export class PipeBridge extends PipeServerBase<BridgeEvents> {
           ? new PipeReaderServer(inPipe, pipeOptions)
           : new PipeWriterServer(outPipe!, pipeOptions);
     const server = this.#server as PipeIOServer;
-    server.on('warning', (error) => this.#warn(error));
+    server.on('warning', (error) => this.warn(error));
     server.on('oversize', (info) => this.emit('oversize', info));
     server.on('recreate', (info) => this.emit('recreate', info));
   }
@@ -209,12 +209,7 @@ export class PipeBridge extends PipeServerBase<BridgeEvents> {
     this.emit('state', state);
   };
 
-  #onWarning = (error: BridgeError): void => this.#warn(error);
-
-  #warn(error: BridgeError | PipeIOError): void {
-    if (this.listenerCount('warning') > 0) this.emit('warning', error);
-    else process.emitWarning(error);
-  }
+  #onWarning = (error: BridgeError): void => this.warn(error);
 
   protected override async open(): Promise<void> {
     this.#closing = false;
@@ -235,7 +230,7 @@ export class PipeBridge extends PipeServerBase<BridgeEvents> {
         blockMs: this.#blockMs,
         claimIdleMs: this.#claimIdleMs,
         maxMessageBytes: this.#maxMessageBytes,
-        warn: (error) => this.#warn(error),
+        warn: (error) => this.warn(error),
       });
     }
     const server = this.#server;
@@ -290,7 +285,7 @@ export class PipeBridge extends PipeServerBase<BridgeEvents> {
         await transport.append(this.topic, batch);
         this.#appended += batch.length;
       } catch (error) {
-        this.#warn(
+        this.warn(
           new BridgeError('ERR_BRIDGE_LOST', `${batch.length} line(s) read from '${this.#options.inPipe}' were not appended to '${this.topic}': ${(error as Error).message}`, {
             topic: this.topic,
             cause: error,
@@ -314,7 +309,7 @@ export class PipeBridge extends PipeServerBase<BridgeEvents> {
         items = await consumer.next();
       } catch (error) {
         if (this.#closing || (error instanceof BridgeError && error.code === 'ERR_BRIDGE_CLOSED')) break;
-        this.#warn(new BridgeError('ERR_BRIDGE_BROKER', `Reading '${this.topic}' failed: ${(error as Error).message}`, { topic: this.topic, cause: error }));
+        this.warn(new BridgeError('ERR_BRIDGE_BROKER', `Reading '${this.topic}' failed: ${(error as Error).message}`, { topic: this.topic, cause: error }));
         await sleep(200);
         continue;
       }
@@ -388,7 +383,7 @@ export class PipeBridge extends PipeServerBase<BridgeEvents> {
     ]);
     clearTimeout(timer);
     if (late) {
-      this.#warn(
+      this.warn(
         new BridgeError('ERR_BRIDGE_CONNECTION', `Stopping: Redis did not take the last lines and acknowledgements within ${this.#stopTimeoutMs} ms; giving up on them.`, {
           topic: this.topic,
         }),
