@@ -41,7 +41,6 @@ function wakeOpeners(inode: number): void {
 
 interface NativeBinding {
   mkfifo(path: string, mode: number, done: (errno: number) => void): void;
-  mkfifoSync(path: string, mode: number): number;
 }
 
 // Node has no mkfifo(2). The mkfifo utility would cost a fork and exec per pipe; a tiny
@@ -69,11 +68,6 @@ export function makeFifo(path: string, mode: number): Promise<void> {
   });
 }
 
-/** {@link makeFifo}, synchronously. */
-export function makeFifoSync(path: string, mode: number): void {
-  const errno = native.mkfifoSync(path, mode);
-  if (errno !== 0) throw systemError(errno, path);
-}
 
 /** One FIFO inode the server owns, held open and locked through its anchor descriptor. */
 export class FifoHandle {

@@ -6,14 +6,13 @@
  * a FIFO's other end, but its cost depends on the file system: microseconds on tmpfs,
  * about a millisecond of kernel time on ext4 (measured by the bench). So it runs as
  * async work on libuv's threadpool, where a millisecond holds one thread briefly and
- * never the event loop; mkfifoSync is there for callers that cannot wait.
+ * never the event loop.
  *
  * The mode is applied exactly: mkfifo honours the umask, so chmod follows.
  * Results are 0 or the errno of the step that failed; JavaScript builds the error.
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -29,13 +28,13 @@ static int make_fifo(const char *path, mode_t mode) {
   return 0;
 }
 
-/* Reads (path: string, mode: number) into a malloc'd path; throws and returns NULL on misuse. */
-static char *read_args(napi_env env, napi_value *argv, size_t argc, size_t want, uint32_t *mode) {
+/* Reads (path: string, mode: number, callback) into a malloc'd path; throws and returns NULL on misuse. */
+static char *read_args(napi_env env, napi_value *argv, size_t argc, uint32_t *mode) {
   size_t length = 0;
   char *path;
-  if (argc != want || napi_get_value_string_utf8(env, argv[0], NULL, 0, &length) != napi_ok ||
+  if (argc != 3 || napi_get_value_string_utf8(env, argv[0], NULL, 0, &length) != napi_ok ||
       napi_get_value_uint32(env, argv[1], mode) != napi_ok) {
-    napi_throw_type_error(env, NULL, "mkfifo(path: string, mode: number[, callback])");
+    napi_throw_type_error(env, NULL, "mkfifo(path: string, mode: number, callback)");
     return NULL;
   }
   path = malloc(length + 1);
@@ -45,19 +44,6 @@ static char *read_args(napi_env env, napi_value *argv, size_t argc, size_t want,
   }
   napi_get_value_string_utf8(env, argv[0], path, length + 1, &length);
   return path;
-}
-
-static napi_value mkfifo_sync(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2], result;
-  uint32_t mode = 0;
-  char *path;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  path = read_args(env, argv, argc, 2, &mode);
-  if (path == NULL) return NULL;
-  napi_create_int32(env, make_fifo(path, (mode_t)mode), &result);
-  free(path);
-  return result;
 }
 
 typedef struct {
@@ -93,7 +79,7 @@ static napi_value mkfifo_async(napi_env env, napi_callback_info info) {
   uint32_t mode = 0;
   Job *job;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  char *path = read_args(env, argv, argc, 3, &mode);
+  char *path = read_args(env, argv, argc, &mode);
   if (path == NULL) return NULL;
   job = calloc(1, sizeof(Job));
   if (job == NULL) {
@@ -112,8 +98,6 @@ static napi_value mkfifo_async(napi_env env, napi_callback_info info) {
 
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   napi_value fn;
-  napi_create_function(env, "mkfifoSync", NAPI_AUTO_LENGTH, mkfifo_sync, NULL, &fn);
-  napi_set_named_property(env, exports, "mkfifoSync", fn);
   napi_create_function(env, "mkfifo", NAPI_AUTO_LENGTH, mkfifo_async, NULL, &fn);
   napi_set_named_property(env, exports, "mkfifo", fn);
   return exports;
