@@ -31,6 +31,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findRedisServer } from '../test/helpers/redis.js';
+import { benchBridge } from './bridge.js';
 import { renderChart } from './common/chart.js';
 import { killAll, Proc } from './common/proc.js';
 import {
@@ -48,8 +50,8 @@ import { fmtMs, fmtRate, fmtRatio, fmtUs, median } from './common/stats.js';
 
 // ---------------------------------------------------------------- options
 
-type TestId = 'in' | 'out' | 'echo' | 'scale';
-const TESTS: TestId[] = ['in', 'out', 'echo', 'scale'];
+type TestId = 'in' | 'out' | 'echo' | 'scale' | 'bridge';
+const TESTS: TestId[] = ['in', 'out', 'echo', 'scale', 'bridge'];
 
 interface Options {
   smoke: boolean;
@@ -74,7 +76,7 @@ function usage(message?: string): never {
   process.stderr.write(
     'usage: node dist/bench/run.js [--smoke] [--runs K] [--n N] [--echo M] [--warmup W]\n' +
       '                             [--scale COUNT] [--scale-dirs DIR,DIR] [--dir DIR]\n' +
-      '                             [--systems ours,c,unix,naive] [--tests in,out,echo,scale]\n' +
+      '                             [--systems ours,c,unix,naive] [--tests in,out,echo,scale,bridge]\n' +
       '                             [--pin same,cross|none]\n' +
       '                             [--profile] [--assert] [--verbose]\n' +
       '       node dist/bench/run.js --render RESULTS.json   (rewrites RESULTS.svg from it)\n',
@@ -487,7 +489,9 @@ const withScale = opts.tests.includes('scale') && opts.systems.includes('ours') 
 const flowTests = (['in', 'out'] as const).filter((t) => opts.tests.includes(t));
 const echoPins = opts.tests.includes('echo') ? pinModes : [];
 const stepsPerRound = opts.systems.length * (flowTests.length + echoPins.length) + (withScale ? SCALE_DIRS.length : 0);
-const totalSteps = stepsPerRound * opts.runs;
+// The bridge runs once, after the rounds (it takes its own runs and medians), when Redis is here.
+const redisServer = opts.tests.includes('bridge') ? findRedisServer() : undefined;
+const totalSteps = stepsPerRound * opts.runs + (redisServer ? 1 : 0);
 let step = 0;
 
 async function runStep<T>(label: string, fn: () => Promise<T>, show: (v: T) => string): Promise<T | undefined> {
@@ -554,6 +558,19 @@ for (let run = 1; run <= opts.runs; run++) {
       scaleRuns[where]!.push(v.figure);
       for (const [pin, e] of Object.entries(v.echo) as [PinMode, EchoFigure][]) (scaleEcho[where]![pin] ??= []).push(e);
     }
+  }
+}
+
+if (opts.tests.includes('bridge')) {
+  if (redisServer === undefined) {
+    results.bridge = { skipped: 'no redis-server on PATH (apt-get install redis-server)' };
+  } else {
+    const v = await runStep(
+      'bridge  FIFO -> Redis -> FIFO, and redis-benchmark XADD',
+      () => benchBridge({ n: opts.smoke ? 5000 : 200_000, runs: opts.smoke ? 1 : opts.runs, redisServer }),
+      (b) => `${fmtRate(b.bridgeRate)} msgs/s; XADD pipelined ${fmtRate(b.xaddPipelinedRate)}/s`,
+    );
+    if (v !== undefined) results.bridge = v;
   }
 }
 
@@ -686,6 +703,17 @@ for (const sc of results.scale) {
       );
     }
   }
+}
+if (results.bridge && 'skipped' in results.bridge) {
+  lines.push('', `Bridge: skipped, ${results.bridge.skipped}`);
+} else if (results.bridge) {
+  const b = results.bridge;
+  lines.push(
+    '',
+    `Bridge, FIFO -> bridge -> Redis stream -> bridge -> FIFO (Redis ${/v=([\d.]+)/.exec(b.redisVersion)?.[1] ?? '?'}), ${b.n.toLocaleString('en-US')} messages: ${fmtRate(b.bridgeRate)} msgs/s; ` +
+      `ceiling, redis-benchmark XADD of the same messages: ${fmtRate(b.xaddPipelinedRate)}/s pipelined 64 deep, ${fmtRate(b.xaddRate)}/s one per round trip; ` +
+      `bridge / pipelined XADD ${fmtRatio(b.ratio)}`,
+  );
 }
 if (results.targets.length) {
   lines.push('');

@@ -1,6 +1,9 @@
+import type { BridgeBenchResult } from '../bridge.js';
+
 /** Shape of bench/results/latest.json. */
 
 export type SystemId = 'ours' | 'c' | 'unix' | 'naive';
+
 /** Echo pinning: client and server on the same CPU, on different CPUs, or left to the scheduler. */
 export type PinMode = 'same' | 'cross' | 'none';
 
@@ -106,6 +109,8 @@ export interface BenchResults {
   systems: Partial<Record<SystemId, SystemResults>>;
   /** One entry per directory the scale test ran in (the FIFO's file system matters: see fsType). */
   scale: ScaleResult[];
+  /** Bridge throughput beside redis-benchmark's XADD, or why it was skipped. */
+  bridge?: BridgeBenchResult | { skipped: string };
   ratios: Record<string, Record<string, number>>;
   targets: TargetCheck[];
   errors: string[];
