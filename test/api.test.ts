@@ -151,6 +151,41 @@ describe('server API', function () {
     await server.stop();
   });
 
+  it('raises no unhandled rejection for ignored sends that stop() rejects', async () => {
+    const unhandled = sinon.spy();
+    process.on('unhandledRejection', unhandled);
+    try {
+      const server = new PipeWriterServer(`${dir}/out`);
+      await server.start();
+      for (let i = 0; i < 5000; i++) void server.send(`fire and forget ${i}`); // far more than the pipe holds
+      await server.stop();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(unhandled.called).to.equal(false);
+    } finally {
+      process.off('unhandledRejection', unhandled);
+    }
+  });
+
+  it('gives every iterator every message, even when handleMessage is overridden', async () => {
+    class Silent extends PipeReaderServer {
+      handled = 0;
+      override handleMessage(): void {
+        this.handled++;
+      }
+    }
+    const server = new Silent(`${dir}/in`);
+    await server.start();
+    const first = server.messages();
+    const second = server[Symbol.asyncIterator]();
+    await bash(`printf 'a\nb\n' > "$IN"`, { IN: `${dir}/in` }).done;
+    expect((await first.next()).value).to.equal('a');
+    expect((await first.next()).value).to.equal('b');
+    expect((await second.next()).value).to.equal('a');
+    expect((await second.next()).value).to.equal('b');
+    expect(server.handled).to.equal(2);
+    await server.stop();
+  });
+
   it('applies permissions exactly, whatever the umask', async () => {
     const old = process.umask(0o077);
     try {
