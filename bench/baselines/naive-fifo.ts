@@ -8,10 +8,9 @@
  *   node dist/bench/baselines/naive-fifo.js in|out|echo IN_FIFO OUT_FIFO [N]
  * The harness creates both FIFOs. Protocol: see bench/common/child.ts.
  */
-import { once } from 'node:events';
 import { constants, openSync } from 'node:fs';
 import net from 'node:net';
-import { commands, exitAfter, lineCounter, MESSAGE, parseChildArgs, status } from '../common/child.js';
+import { commands, exitAfter, lineCounter, parseChildArgs, sendLines, status } from '../common/child.js';
 import { lineSplitter } from '../common/line-splitter.js';
 
 const { O_RDONLY, O_WRONLY, O_NONBLOCK } = constants;
@@ -37,14 +36,7 @@ if (args.mode === 'in') {
 }
 
 async function sendAll(): Promise<void> {
-  const sock = out();
-  const line = MESSAGE + '\n';
-  const t0 = process.hrtime.bigint();
-  for (let i = 1; i < args.n; i++) {
-    if (!sock.write(line)) await once(sock, 'drain');
-  }
-  await new Promise<void>((resolve) => sock.write(line, () => resolve()));
-  status('SENT', { ns: Number(process.hrtime.bigint() - t0) });
+  await sendLines(out(), args.n);
 }
 
 status('READY');

@@ -6,10 +6,9 @@
  *   node dist/bench/baselines/unix-socket.js in|out|echo SOCKET_PATH - [N]
  * Protocol: see bench/common/child.ts.
  */
-import { once } from 'node:events';
 import { unlinkSync } from 'node:fs';
 import net from 'node:net';
-import { commands, exitAfter, lineCounter, MESSAGE, parseChildArgs, status } from '../common/child.js';
+import { commands, exitAfter, lineCounter, parseChildArgs, sendLines, status } from '../common/child.js';
 import { lineSplitter } from '../common/line-splitter.js';
 
 const args = parseChildArgs();
@@ -28,15 +27,8 @@ const server = net.createServer((sock) => {
 });
 
 async function sendAll(): Promise<void> {
-  const sock = client;
-  if (!sock) throw new Error('GO before a client connected');
-  const line = MESSAGE + '\n';
-  const t0 = process.hrtime.bigint();
-  for (let i = 1; i < args.n; i++) {
-    if (!sock.write(line)) await once(sock, 'drain');
-  }
-  await new Promise<void>((resolve) => sock.write(line, () => resolve()));
-  status('SENT', { ns: Number(process.hrtime.bigint() - t0) });
+  if (!client) throw new Error('GO before a client connected');
+  await sendLines(client, args.n);
 }
 
 try {

@@ -18,6 +18,8 @@
  * When stdin closes (the harness is done or gone) the child shuts its server
  * down and exits, which also lets `--cpu-prof` write its profile.
  */
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
 import { createInterface } from 'node:readline';
 
 export type Mode = 'in' | 'out' | 'echo';
@@ -83,3 +85,19 @@ export function exitAfter(fn: () => Promise<unknown> | unknown): void {
     .catch((err: unknown) => process.stderr.write(`shutdown: ${String(err)}\n`))
     .finally(() => process.exit(0));
 }
+
+/**
+ * The baselines' "out" test: writes the message n times into `sock`, waiting for 'drain'
+ * whenever write() says the stream is full, then reports SENT with the time taken. One loop
+ * for both baselines, so they are measured the same way.
+ */
+export async function sendLines(sock: Writable, n: number): Promise<void> {
+  const line = MESSAGE + '\n';
+  const t0 = process.hrtime.bigint();
+  for (let i = 1; i < n; i++) {
+    if (!sock.write(line)) await once(sock, 'drain');
+  }
+  await new Promise<void>((resolve) => sock.write(line, () => resolve()));
+  status('SENT', { ns: Number(process.hrtime.bigint() - t0) });
+}
+
