@@ -136,6 +136,10 @@ describe('pipe-io command line', function () {
       [['run', '--json'], /no command to run/],
       [['echo', '--in', path.join(dir, 'only-in')], /both --in and --out/],
       [['echo', 'extra'], /unexpected argument 'extra'/],
+      // A bad Redis URL names the option, the value and the form expected, before anything is made.
+      [['bridge', '--redis', 'notaurl', '--topic', 't'], /--redis 'notaurl' is not a URL; expected redis\[s\]:\/\/\[user:password@\]host\[:port\]\[\/db\]/],
+      [['push', '--redis', 'http://h:1', 't', 'm'], /--redis 'http:\/\/h:1\/' has the scheme 'http:'/],
+      [['pull', '--redis', 'redis://h/x', 't'], /not a database number/],
     ];
     for (const [args, message] of cases) {
       const result = await finished(cli(args));
@@ -143,6 +147,7 @@ describe('pipe-io command line', function () {
       expect(result.stdout, args.join(' ')).to.equal('');
       expect(result.stderr, args.join(' ')).to.match(message).and.include(`pipe-io ${args[0]} --help`);
     }
+    expect(fs.readdirSync(dir), 'nothing made by a refused command').to.deep.equal([]);
     for (const args of [['frobnicate'], ['--frobnicate'], []]) {
       const result = await finished(cli(args));
       expect(result.code, args.join(' ')).to.equal(2);

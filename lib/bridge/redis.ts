@@ -113,6 +113,29 @@ function text(value: unknown): string {
   return Buffer.isBuffer(value) ? value.toString('latin1') : String(value);
 }
 
+/** The form a Redis URL must have, for messages. */
+export const REDIS_URL_FORM = 'redis[s]://[user:password@]host[:port][/db]';
+
+/**
+ * What is wrong with a Redis URL, or `undefined` if it has the form node-redis accepts:
+ * {@link REDIS_URL_FORM}. Checked before connecting, so that a typo is reported as such
+ * instead of as `Invalid URL` from deep inside the client, or as an endless "reconnecting".
+ * @param url - the URL as the user gave it
+ */
+export function redisUrlProblem(url: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return `'${url}' is not a URL; expected ${REDIS_URL_FORM}`;
+  }
+  const shown = safeUrl(url);
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') return `'${shown}' has the scheme '${parsed.protocol}'; expected ${REDIS_URL_FORM}`;
+  if (parsed.hostname === '') return `'${shown}' names no host; expected ${REDIS_URL_FORM}`;
+  if (!/^\/?(\d+)?$/.test(parsed.pathname)) return `'${shown}' has the path '${parsed.pathname}', which is not a database number; expected ${REDIS_URL_FORM}`;
+  return undefined;
+}
+
 /** Hides the password of a URL that goes into a message. */
 function safeUrl(url: string): string {
   try {
@@ -207,12 +230,19 @@ export class RedisTransport extends EventEmitter<TransportEvents> implements Tra
   #useEval = false;
   #lastError: unknown;
   #outageWarnedAt = 0;
+  /** Aborted by close(): a connect still waiting for Redis gives up at once instead of at its timeout. */
+  readonly #closing = new AbortController();
 
   /** @param options - see {@link RedisTransportOptions} */
   constructor(options: RedisTransportOptions = {}) {
     super();
     this.#options = options;
     this.#url = options.url ?? process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+    const problem = redisUrlProblem(this.#url);
+    if (problem !== undefined) {
+      const from = options.url !== undefined ? 'The Redis URL' : 'REDIS_URL';
+      throw new BridgeError('ERR_BRIDGE_USAGE', `${from} ${problem}.`);
+    }
     this.#keyPrefix = options.keyPrefix ?? 'pipe-io:';
     this.#field = options.field ?? 'message';
     this.#producerKey = `${this.#keyPrefix}producer:${randomUUID()}`;
@@ -269,15 +299,18 @@ export class RedisTransport extends EventEmitter<TransportEvents> implements Tra
     const link = new Link(client, (changed, error) => this.#linkChanged(changed, error));
     this.#links.add(link);
     let timer: NodeJS.Timeout | undefined;
+    let onClose: (() => void) | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error('timed out')), this.#connectTimeoutMs);
+      onClose = () => reject(closedError('Cannot connect'));
+      this.#closing.signal.addEventListener('abort', onClose, { once: true });
     });
     try {
       await Promise.race([client.connect(), timeout]);
     } catch (error) {
       this.#links.delete(link);
       client.destroy();
-      if (this.#closed) throw closedError('Cannot connect');
+      if (this.#closing.signal.aborted) throw closedError('Cannot connect');
       const cause = this.#lastError ?? error;
       throw new BridgeError(
         'ERR_BRIDGE_CONNECT',
@@ -286,6 +319,7 @@ export class RedisTransport extends EventEmitter<TransportEvents> implements Tra
       );
     } finally {
       clearTimeout(timer);
+      this.#closing.signal.removeEventListener('abort', onClose!);
     }
     if (this.#closed) {
       client.destroy();
@@ -298,7 +332,8 @@ export class RedisTransport extends EventEmitter<TransportEvents> implements Tra
     if (link.state === 'closed') this.#links.delete(link);
     let next: TransportState;
     if (this.#closed) next = 'closed';
-    else if ([...this.#links].every((each) => each.state === 'ready')) next = 'ready';
+    // An empty set is not a ready one: a connection that failed (or never came) leaves it empty.
+    else if (this.#links.size > 0 && [...this.#links].every((each) => each.state === 'ready')) next = 'ready';
     else next = this.#everReady ? 'reconnecting' : 'connecting';
     if (next === 'ready') {
       this.#everReady = true;
@@ -401,6 +436,7 @@ export class RedisTransport extends EventEmitter<TransportEvents> implements Tra
   /** Closes the readers, then the connection; see {@link Transport.close}. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    this.#closing.abort();
     await Promise.all([...this.#readers].map((reader) => reader.close()));
     this.#closed = true;
     const main = this.#main;

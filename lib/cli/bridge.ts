@@ -11,7 +11,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { PipeBridge } from '../bridge/bridge.js';
 import type { BridgeError } from '../bridge/errors.js';
-import { RedisTransport } from '../bridge/redis.js';
+import { REDIS_URL_FORM, RedisTransport, redisUrlProblem } from '../bridge/redis.js';
 import { pull } from '../bridge/topic.js';
 import type { StartPosition } from '../bridge/transport.js';
 import type { PipeIOError } from '../errors.js';
@@ -19,11 +19,15 @@ import { type CliCommand, type CliContext, UsageError, integerFlag, parseCommand
 
 const DEFAULT_URL = 'redis://127.0.0.1:6379';
 
-const redisHelp = `  --redis URL       redis[s]://[user:password@]host[:port][/db]
+const redisHelp = `  --redis URL       ${REDIS_URL_FORM}
                     (default: $REDIS_URL, else ${DEFAULT_URL})`;
 
+/** The URL to use, checked here so that a bad one is a usage error (status 2) naming where it came from. */
 function redisUrl(value: string | undefined): string {
-  return value ?? process.env['REDIS_URL'] ?? DEFAULT_URL;
+  const url = value ?? process.env['REDIS_URL'] ?? DEFAULT_URL;
+  const problem = redisUrlProblem(url);
+  if (problem !== undefined) throw new UsageError(`${value !== undefined ? '--redis' : 'REDIS_URL'} ${problem}.`);
+  return url;
 }
 
 function startPosition(value: string | undefined): StartPosition | undefined {
@@ -99,6 +103,7 @@ export const command: CliCommand = {
     if (values.topic === undefined || values.topic === '') throw new UsageError('--topic NAME is required.');
     const from = startPosition(values.from);
     const claimIdleMs = integerFlag('claim-idle', values['claim-idle'], 30_000, 1);
+    const redis = redisUrl(values.redis);
     let folder: string | undefined;
     let inPath = values.in;
     let outPath = values.out;
@@ -111,7 +116,7 @@ export const command: CliCommand = {
     outPath = outPath === undefined ? undefined : path.resolve(outPath);
     const bridge = new PipeBridge({
       topic: values.topic,
-      redis: redisUrl(values.redis),
+      redis,
       group: values.group,
       name: values.name,
       inPipe: inPath,
