@@ -8,7 +8,9 @@
  *                                                  start() again ◀────────────────┘
  * ```
  * A call that arrives during a transition waits for it and then acts, so `start()` and
- * `stop()` may be called in any order, any number of times.
+ * `stop()` may be called in any order, any number of times. The one exception: `stop()` during
+ * `starting` first aborts the signal {@link PipeServerBase.open} was given, so that a start
+ * that waits on something slow (a broker out of reach) gives up now instead of at its timeout.
  * @module
  */
 import { EventEmitter } from 'node:events';
@@ -31,6 +33,8 @@ export abstract class PipeServerBase<Events extends EventMapOf<Events>> extends 
   #settleClosed: (error?: unknown) => void = () => {};
   #signal: AbortSignal | undefined;
   #onAbort = (): void => void this.stop();
+  /** The start in progress, for stop() to cancel. */
+  #opening: AbortController | undefined;
 
   /** @param signal - when aborted, the server stops */
   constructor(signal?: AbortSignal) {
@@ -48,8 +52,12 @@ export abstract class PipeServerBase<Events extends EventMapOf<Events>> extends 
     return closed;
   }
 
-  /** Opens the pipes. On failure, {@link close} runs to clean up what was opened. */
-  protected abstract open(): Promise<void>;
+  /**
+   * Opens the pipes. On failure, {@link close} runs to clean up what was opened.
+   * @param signal - aborted when `stop()` is called before this settles; an open that may wait
+   *   long should then reject soon (its reason is a {@link PipeIOError} `ERR_SERVER_STOPPED`)
+   */
+  protected abstract open(signal: AbortSignal): Promise<void>;
   /** Closes everything; must not throw, and must cope with a half-finished {@link open}. */
   protected abstract close(): Promise<void>;
 
@@ -75,6 +83,7 @@ export abstract class PipeServerBase<Events extends EventMapOf<Events>> extends 
 
   /** Stops serving and closes everything. Idempotent; never rejects. */
   stop(): Promise<void> {
+    this.#opening?.abort(new PipeIOError('ERR_SERVER_STOPPED', 'The server was stopped before it finished starting.'));
     const stopping = this.#transition.catch(() => {}).then(() => this.#stop());
     this.#transition = stopping;
     return stopping;
@@ -92,13 +101,16 @@ export abstract class PipeServerBase<Events extends EventMapOf<Events>> extends 
       throw error;
     }
     this.#state = 'starting';
+    const opening = (this.#opening = new AbortController());
     try {
-      await this.open();
+      await this.open(opening.signal);
     } catch (error) {
       await this.close();
       this.#state = 'stopped';
       this.#settleClosed(error);
       throw error;
+    } finally {
+      this.#opening = undefined;
     }
     this.#state = 'running';
     this.#signal?.addEventListener('abort', this.#onAbort, { once: true });

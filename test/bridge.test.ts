@@ -475,10 +475,37 @@ describe('bridge: FIFO pairs across machines through Redis Streams', function ()
     // Nothing listens on port 1: the bridge gives up after its connect timeout, with a clear message.
     const b = new PipeBridge({ topic, outPipe: path.join(dir, 'x.out'), redis: { url: 'redis://127.0.0.1:1', connectTimeoutMs: 300 } });
     b.on('warning', () => {});
+    const states: TransportState[] = [];
+    b.on('state', (state) => states.push(state));
     let failure: unknown;
     await b.start().catch((error: unknown) => (failure = error));
     expect(failure).to.be.instanceOf(BridgeError);
     expect((failure as BridgeError).code).to.equal('ERR_BRIDGE_CONNECT');
     expect(fs.existsSync(path.join(dir, 'x.out')), 'no pipe left behind').to.equal(false);
+    // A state report never claims a connection that did not happen, however the attempt ended.
+    expect(states, 'states reported').to.not.include('ready');
+    expect(states.at(-1)).to.equal('closed');
+
+    // The same through the command, stopped by SIGTERM while it still tries: no 'redis ready' either.
+    const unreachable = cli('bridge', '--redis', 'redis://127.0.0.1:1', '--topic', topic, '--out', path.join(dir, 'y.out'));
+    await unreachable.until('the warning', () => unreachable.stderr.includes('Cannot reach Redis'), 10_000);
+    const stopAt = Date.now();
+    kill(unreachable.child, 'SIGTERM');
+    await exited(unreachable.child);
+    expect(unreachable.stderr).to.include('redis closed').and.not.include('redis ready');
+    // stop() during start() cancels the connect instead of waiting out its 10 s timeout.
+    expect(Date.now() - stopAt, 'exit after SIGTERM (ms)').to.be.below(3000);
+    expect(fs.existsSync(path.join(dir, 'y.out')), 'no pipe left behind').to.equal(false);
+
+    // The same in the API: stop() while start() waits for Redis settles both at once.
+    const pending = new PipeBridge({ topic, outPipe: path.join(dir, 'z.out'), redis: { url: 'redis://127.0.0.1:1', connectTimeoutMs: 10_000 } });
+    pending.on('warning', () => {});
+    const starting = pending.start().catch((error: unknown) => error);
+    await sleep(200);
+    const stopStarted = Date.now();
+    await pending.stop();
+    expect(Date.now() - stopStarted, 'stop() during start() (ms)').to.be.below(2000);
+    expect(((await starting) as BridgeError).code).to.equal('ERR_SERVER_STOPPED');
+    expect(pending.state).to.equal('stopped');
   });
 });

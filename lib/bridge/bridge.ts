@@ -211,14 +211,15 @@ export class PipeBridge extends PipeServerBase<BridgeEvents> {
 
   #onWarning = (error: BridgeError): void => this.warn(error);
 
-  protected override async open(): Promise<void> {
+  protected override async open(signal: AbortSignal): Promise<void> {
     this.#closing = false;
     this.#abort = new AbortController();
     const transport = (this.#transport = this.#options.transport ?? this.#makeTransport());
     transport.on('state', this.#onState);
     transport.on('warning', this.#onWarning);
     if (this.#connection !== transport.state) this.#onState(transport.state);
-    await transport.connect();
+    // stop() while Redis is still out of reach: give up now rather than at the connect timeout.
+    await abortable(transport.connect(), signal);
     if (this.#sink !== undefined) {
       const subscription: Subscription =
         this.mode === 'queue'
@@ -399,4 +400,17 @@ export class PipeBridge extends PipeServerBase<BridgeEvents> {
     this.#transport = undefined;
     if (this.#connection !== 'closed') this.#onState('closed');
   }
+}
+
+/** `promise`, or a rejection with the signal's reason as soon as it aborts. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  // The loser's rejection is expected; the caller hears the winner.
+  promise.catch(() => {});
+  return Promise.race([promise, aborted]).finally(() => signal.removeEventListener('abort', onAbort!));
 }
