@@ -223,6 +223,22 @@ describe('PipeIOClient', function () {
     expect(warned).to.deep.equal([]);
   });
 
+  it('keeps sending into a deleted in pipe: the server goes on reading it while the client holds it', async () => {
+    const server = await echoServer();
+    const c = client();
+    await c.connect();
+    const it = c.messages();
+    await c.send('before');
+    expect((await within(it.next(), 5000, 'echo before')).value).to.equal('before');
+    const back = new Promise<void>((resolve) => server.once('recreate', () => resolve()));
+    fs.unlinkSync(paths().send);
+    await within(back, 5000, 'in pipe made again');
+    await c.send('after the in pipe was deleted');
+    expect((await within(it.next(), 5000, 'echo after')).value).to.equal('after the in pipe was deleted');
+    await server.stop();
+    expect((await within(it.next(), 3000, 'end at the stop')).done).to.equal(true);
+  });
+
   const nextPipes: NextPipe[] = ['own FIFO', 'symlink to own FIFO', "another user's FIFO", 'nothing'];
   for (const next of nextPipes) {
     const follows = next === 'own FIFO';

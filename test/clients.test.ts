@@ -141,6 +141,7 @@ function haveCommand(command: string): boolean {
  * MODE `roundtrip`: send each message and check its echo. MODE `listen`: send "ready", check
  * every message the server sends, send "done N". Both then wait for end of stream and exit 0.
  * MODE `follow`: send "ready", print every message on stdout until end of stream, exit 0.
+ * MODE `relay`: reply "echo: <message>" to every message until end of stream, exit 0.
  * MODE `connect`: connect with a 1 s timeout; if that fails, print why on stderr and exit 3.
  * They are String.raw templates, so backslashes reach the file as written; they must hold no
  * dollar-brace and no backtick.
@@ -154,8 +155,11 @@ fi
 pipe_io_connect "$1" "$2" || exit 1
 if [[ $4 == follow ]]; then
     pipe_io_send ready
-    while pipe_io_recv got; do printf '%s
-' "$got"; done
+    while pipe_io_recv got; do printf '%s\n' "$got"; done
+    exit 0
+fi
+if [[ $4 == relay ]]; then
+    while pipe_io_recv got; do pipe_io_send "echo: $got" || exit 1; done
     exit 0
 fi
 exec {expected}<"$3"
@@ -201,6 +205,12 @@ if mode == "follow":
         client.send("ready")
         for message in client:
             print(message, flush=True)
+    sys.exit(0)
+
+if mode == "relay":
+    with PipeIOClient(send or None, recv or None, timeout=30) as client:
+        for message in client:
+            client.send("echo: " + message)
     sys.exit(0)
 
 with PipeIOClient(send or None, recv or None, timeout=30) as client:
@@ -289,6 +299,17 @@ int main(int argc, char **argv)
         while ((len = pipe_io_recv(client, &line, &cap)) >= 0) {
             printf("%s\n", line);
             fflush(stdout);
+        }
+        if (len != PIPE_IO_EOF)
+            fail("pipe_io_recv", 0);
+        return pipe_io_close(client) == 0 ? 0 : 1;
+    }
+    if (strcmp(argv[4], "relay") == 0) {
+        while ((len = pipe_io_recv(client, &line, &cap)) >= 0) {
+            char reply[128];
+            int n = snprintf(reply, sizeof reply, "echo: %.100s", line);
+            if (pipe_io_send(client, reply, (size_t)n) < 0)
+                fail("pipe_io_send", 0);
         }
         if (len != PIPE_IO_EOF)
             fail("pipe_io_recv", 0);
@@ -533,6 +554,38 @@ for (const kind of KINDS) {
       const printed = (): string[] => running.stdout.split('\n').slice(0, -1);
       await until(() => printed().length >= count, running, 10_000);
       expectSameMessages(printed(), expected, 'what the client printed');
+      await stopAndExpectCleanExit(running);
+    });
+
+    it('keeps sending into a deleted in pipe and reading a recreated out pipe, then exits at the stop', async () => {
+      const replies: string[] = [];
+      server.on('message', (message) => replies.push(message));
+      await server.start();
+      const running = (client = run(driver.command, [...driver.args, inPath, outPath, messagesFile, 'relay'], driver.env));
+      const recreated = (role: 'in' | 'out'): Promise<void> =>
+        new Promise((resolve) => {
+          const listener = (info: { role: string }): void => {
+            if (info.role !== role) return;
+            server.off('recreate', listener);
+            resolve();
+          };
+          server.on('recreate', listener);
+        });
+      const roundTrip = async (message: string): Promise<void> => {
+        await server.send(message);
+        await until(() => replies.includes(`echo: ${message}`), running, 10_000);
+      };
+      await roundTrip('before');
+      // The client still holds the old in pipe; the server goes on reading it.
+      let back = recreated('in');
+      fs.unlinkSync(inPath);
+      await within(back, 5000, () => 'in pipe not made again in 5 s');
+      await roundTrip('after the in pipe was deleted');
+      back = recreated('out');
+      fs.unlinkSync(outPath);
+      await within(back, 5000, () => 'out pipe not made again in 5 s');
+      await roundTrip('after the out pipe was deleted');
+      expect(replies).to.deep.equal(['echo: before', 'echo: after the in pipe was deleted', 'echo: after the out pipe was deleted']);
       await stopAndExpectCleanExit(running);
     });
 
