@@ -17,7 +17,7 @@ import type { OversizeInfo } from './events.js';
 import { MessageFeed } from './feed.js';
 import { LineDecoder, assertMessage } from './framing.js';
 
-const { O_RDONLY, O_WRONLY, O_NONBLOCK } = fs.constants;
+const { O_RDONLY, O_WRONLY, O_NONBLOCK, O_NOFOLLOW } = fs.constants;
 
 /** Options of {@link PipeIOClient}. */
 export interface PipeIOClientOptions {
@@ -80,13 +80,23 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  *
  * Each message is written with one `write(2)`, so lines up to 4096 bytes (`PIPE_BUF`)
  * never mix with other clients' lines. End of stream on the out pipe means the server
- * stopped: the client emits `'end'`, finishes its iterators and closes itself.
+ * stopped: the client emits `'end'`, finishes its iterators and closes itself. Unless the
+ * out pipe was deleted and the server made it again: then the client follows the new pipe
+ * (see {@link PipeIOClient.recvPath}) and nothing is seen but the messages going on.
  * @typeParam T - the message type (`string` for the text codec)
  */
 export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>> {
   /** The pipe this client writes to. */
   readonly sendPath: string;
-  /** The pipe this client reads from. */
+  /**
+   * The pipe this client reads from. If it is deleted and the server makes it again, the
+   * client follows: at end of stream, a FIFO at this path with another inode, owned by the
+   * same user as the first one and not a symlink, is where the server went on; the client
+   * reads on there, keeping any unfinished line (the server moves what nobody read of the old
+   * pipe into the new one). A path that is gone or still names the same inode means the
+   * server stopped. Sends keep going to the in pipe opened by {@link PipeIOClient.connect},
+   * which the server goes on reading while the client holds it.
+   */
   readonly recvPath: string;
   readonly #codec: Codec<T>;
   readonly #timeout: number;
@@ -95,6 +105,10 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
   #state: ClientState = 'idle';
   #connecting: Promise<void> | undefined;
   #recv: net.Socket | undefined;
+  /** The out pipe being read, and its owner: a recreated pipe is followed only if it has the same owner. */
+  #recvId: { dev: number; ino: number; uid: number } | undefined;
+  /** Whether the feed paused reading; a followed pipe starts paused too. */
+  #recvPaused = false;
   #sendFd = -1;
   #sendSocket: net.Socket | undefined;
   #sendBroken: PipeIOError | undefined;
@@ -126,7 +140,16 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
     this.#maxMessageBytes = nonNegative('maxMessageBytes', options.maxMessageBytes, 1024 * 1024);
     this.#signal = options.signal;
     this.#closed = new Promise<void>((resolve) => (this.#resolveClosed = resolve));
-    this.#feed = new MessageFeed<T>({ pause: () => this.#recv?.pause(), resume: () => this.#recv?.resume() });
+    this.#feed = new MessageFeed<T>({
+      pause: () => {
+        this.#recvPaused = true;
+        this.#recv?.pause();
+      },
+      resume: () => {
+        this.#recvPaused = false;
+        this.#recv?.resume();
+      },
+    });
   }
 
   /** Where the client is in its life. */
@@ -210,10 +233,32 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
       line: (line) => this.#deliver(line),
       oversize: () => this.emit('oversize', { path: this.recvPath, limit: this.#maxMessageBytes }),
     });
-    const recv = new net.Socket({ fd: recvFd, readable: true, writable: false });
+    this.#readFrom(recvFd, decoder);
+
+    this.#sendFd = sendFd;
+    const sendSocket = new net.Socket({ fd: sendFd, readable: false, writable: true });
+    // The write callback carries the error; this listener only keeps it from being unhandled.
+    sendSocket.on('error', () => {});
+    this.#sendSocket = sendSocket;
+  }
+
+  /** Reads the out pipe open on `fd` into `decoder`, which carries an unfinished line over from a previous pipe. */
+  #readFrom(fd: number, decoder: LineDecoder): void {
+    const stats = fs.fstatSync(fd);
+    this.#recvId = { dev: stats.dev, ino: stats.ino, uid: this.#recvId?.uid ?? stats.uid };
+    const recv = new net.Socket({ fd, readable: true, writable: false });
     this.#recv = recv;
+    if (this.#recvPaused) recv.pause();
     recv.on('data', (chunk: Buffer) => decoder.push(chunk));
     recv.on('end', () => {
+      if (this.#recv !== recv) return;
+      const next = this.#followFd();
+      if (next !== undefined) {
+        this.#recv = undefined;
+        recv.destroy();
+        this.#readFrom(next, decoder);
+        return;
+      }
       if (decoder.pendingBytes > 0) {
         // The server wrote no newline before it went away, so this is a cut-off line, not a
         // message: the bash, Python and C clients drop it too.
@@ -229,13 +274,34 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
       this.#warn(new PipeIOError('ERR_PIPE_OPEN', `Reading '${this.recvPath}' failed: ${error.message}.`, { path: this.recvPath, cause: error }));
     });
     // An error ends the socket without 'end'; either way the server is out of reach.
-    recv.on('close', () => this.#ended());
+    recv.on('close', () => {
+      if (this.#recv === recv) this.#ended();
+    });
+  }
 
-    this.#sendFd = sendFd;
-    const sendSocket = new net.Socket({ fd: sendFd, readable: false, writable: true });
-    // The write callback carries the error; this listener only keeps it from being unhandled.
-    sendSocket.on('error', () => {});
-    this.#sendSocket = sendSocket;
+  /**
+   * At end of stream: a descriptor on the new out pipe if the server moved there, or
+   * `undefined` if it stopped. The server closes its old out pipe only once the new one is at
+   * the path, so a FIFO there with another inode is where it goes on. The open is
+   * `O_NONBLOCK` (it cannot wait) and `O_NOFOLLOW`, and the owner must be the first pipe's:
+   * another user cannot plant a pipe or a symlink for this client to read.
+   */
+  #followFd(): number | undefined {
+    const previous = this.#recvId!;
+    let fd: number;
+    try {
+      fd = fs.openSync(this.recvPath, O_RDONLY | O_NONBLOCK | O_NOFOLLOW);
+    } catch {
+      return undefined; // gone (ENOENT): the server stopped; a symlink (ELOOP): not followed
+    }
+    try {
+      const stats = fs.fstatSync(fd);
+      if (stats.isFIFO() && stats.uid === previous.uid && (stats.ino !== previous.ino || stats.dev !== previous.dev)) return fd;
+    } catch {
+      // fall through: not followed
+    }
+    fs.closeSync(fd);
+    return undefined;
   }
 
   #deliver(line: string): void {

@@ -12,6 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PipeIOServer } from '../lib/index.js';
+import { sleep } from './helpers/fixtures.js';
+import { MovedPipeServer, type NextPipe } from './helpers/moved-pipe.js';
 
 // This file runs from dist/test/.
 const CLIENTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../clients');
@@ -138,12 +140,28 @@ function haveCommand(command: string): boolean {
  * Drivers: `SEND RECV MESSAGES_FILE MODE`; an empty path means "take it from the environment".
  * MODE `roundtrip`: send each message and check its echo. MODE `listen`: send "ready", check
  * every message the server sends, send "done N". Both then wait for end of stream and exit 0.
+ * MODE `follow`: send "ready", print every message on stdout until end of stream, exit 0.
+ * MODE `relay`: reply "echo: <message>" to every message until end of stream, exit 0.
+ * MODE `connect`: connect with a 1 s timeout; if that fails, print why on stderr and exit 3.
  * They are String.raw templates, so backslashes reach the file as written; they must hold no
  * dollar-brace and no backtick.
  */
 const BASH_DRIVER = String.raw`
 . "$PIPE_IO_LIB" || exit 1
+if [[ $4 == connect ]]; then
+    pipe_io_connect "$1" "$2" 1 && { echo "connected with no server" >&2; exit 1; }
+    exit 3
+fi
 pipe_io_connect "$1" "$2" || exit 1
+if [[ $4 == follow ]]; then
+    pipe_io_send ready
+    while pipe_io_recv got; do printf '%s\n' "$got"; done
+    exit 0
+fi
+if [[ $4 == relay ]]; then
+    while pipe_io_recv got; do pipe_io_send "echo: $got" || exit 1; done
+    exit 0
+fi
 exec {expected}<"$3"
 fail() { printf '%s\n' "$1" >&2; exit 1; }
 if pipe_io_send $'two\nlines' 2>/dev/null; then fail "a message with a newline was sent"; fi
@@ -173,6 +191,27 @@ def check(i, got):
     if got != expected[i]:
         sys.exit("message %d differs: got %d chars %r, expected %d %r"
                  % (i, len(got), got[:60], len(expected[i]), expected[i][:60]))
+
+if mode == "connect":
+    try:
+        PipeIOClient(send or None, recv or None, timeout=1)
+    except TimeoutError as error:
+        print(error, file=sys.stderr)
+        sys.exit(3)
+    sys.exit("connected with no server")
+
+if mode == "follow":
+    with PipeIOClient(send or None, recv or None, timeout=30) as client:
+        client.send("ready")
+        for message in client:
+            print(message, flush=True)
+    sys.exit(0)
+
+if mode == "relay":
+    with PipeIOClient(send or None, recv or None, timeout=30) as client:
+        for message in client:
+            client.send("echo: " + message)
+    sys.exit(0)
 
 with PipeIOClient(send or None, recv or None, timeout=30) as client:
     try:
@@ -244,9 +283,38 @@ int main(int argc, char **argv)
     }
     fclose(f);
 
+    if (strcmp(argv[4], "connect") == 0) {
+        client = pipe_io_open(argv[1][0] ? argv[1] : NULL, argv[2][0] ? argv[2] : NULL, 1000);
+        if (client != NULL)
+            fail("connected with no server", 0);
+        fprintf(stderr, "pipe_io_open: %s\n", errno == ENOENT ? "ENOENT" : errno == ENXIO ? "ENXIO" : strerror(errno));
+        return 3;
+    }
     client = pipe_io_open(argv[1][0] ? argv[1] : NULL, argv[2][0] ? argv[2] : NULL, 30000);
     if (client == NULL)
         fail("pipe_io_open", 0);
+    if (strcmp(argv[4], "follow") == 0) {
+        if (pipe_io_send(client, "ready", 5) < 0)
+            fail("pipe_io_send", 0);
+        while ((len = pipe_io_recv(client, &line, &cap)) >= 0) {
+            printf("%s\n", line);
+            fflush(stdout);
+        }
+        if (len != PIPE_IO_EOF)
+            fail("pipe_io_recv", 0);
+        return pipe_io_close(client) == 0 ? 0 : 1;
+    }
+    if (strcmp(argv[4], "relay") == 0) {
+        while ((len = pipe_io_recv(client, &line, &cap)) >= 0) {
+            char reply[128];
+            int n = snprintf(reply, sizeof reply, "echo: %.100s", line);
+            if (pipe_io_send(client, reply, (size_t)n) < 0)
+                fail("pipe_io_send", 0);
+        }
+        if (len != PIPE_IO_EOF)
+            fail("pipe_io_recv", 0);
+        return pipe_io_close(client) == 0 ? 0 : 1;
+    }
     if (pipe_io_send(client, "two\nlines", 9) == 0 || errno != EINVAL)
         fail("a message with a newline was not refused", 0);
     if (strcmp(argv[4], "roundtrip") == 0) {
@@ -416,6 +484,136 @@ for (const kind of KINDS) {
       expect(received).to.deep.equal(['ready', `done ${MESSAGES.length}`]);
       await stopAndExpectCleanExit(running);
     });
+
+    it('waits for a server started 300 ms after it, then talks to it', async () => {
+      const received: string[] = [];
+      server.on('message', (message) => received.push(message));
+      // No pipes yet: the folder is empty until start() makes them.
+      const running = (client = run(driver.command, [...driver.args, inPath, outPath, messagesFile, 'listen'], driver.env));
+      await sleep(300);
+      expect(running.child.exitCode, `the client gave up before the server started; stderr: ${running.stderr}`).to.equal(null);
+      await server.start();
+      await until(() => received.includes('ready'), running);
+      const sent = MESSAGES.map((message) => server.send(message));
+      await until(() => received.includes(`done ${MESSAGES.length}`), running);
+      await Promise.all(sent);
+      await stopAndExpectCleanExit(running);
+    });
+
+    it('with no server, fails after its 1 s timeout saying what was missing', async () => {
+      const cases = [
+        // No pipes at all: the out pipe, opened first, is reported.
+        { stale: false, expected: kind.name === 'C' ? 'ENOENT' : `there is no pipe at '${outPath}'` },
+        // FIFOs left by a server that is gone: nobody reads the in pipe.
+        { stale: true, expected: kind.name === 'C' ? 'ENXIO' : `no server is reading '${inPath}'` },
+      ];
+      for (const { stale, expected } of cases) {
+        if (stale) {
+          const made = spawnSync('mkfifo', ['-m', '600', inPath, outPath]);
+          expect(made.status, String(made.stderr)).to.equal(0);
+        }
+        const started = Date.now();
+        const running = (client = run(driver.command, [...driver.args, inPath, outPath, messagesFile, 'connect'], driver.env));
+        const code = await within(running.exit, 8000, () => `client still waiting 8 s into a 1 s timeout; stderr: ${running.stderr}`);
+        const took = Date.now() - started;
+        expect(code, `exit status; stderr: ${running.stderr}`).to.equal(3);
+        expect(running.stderr).to.include(expected);
+        expect(took, 'it gave up before its timeout').to.be.at.least(1000);
+      }
+    });
+
+    it('follows its out pipe deleted 10 times under traffic: every line once, in order, then exits at the stop', async () => {
+      const received: string[] = [];
+      server.on('message', (message) => received.push(message));
+      await server.start();
+      const running = (client = run(driver.command, [...driver.args, inPath, outPath, messagesFile, 'follow'], driver.env));
+      await until(() => received.includes('ready'), running);
+      let count = 0;
+      const sends: Promise<void>[] = [];
+      const ticker = setInterval(() => sends.push(server.send(`line ${count++}`)), 10);
+      try {
+        for (let i = 0; i < 10; i++) {
+          await sleep(40 + 10 * (i % 3));
+          const back = new Promise<void>((resolve) => {
+            const listener = (info: { role: string }): void => {
+              if (info.role !== 'out') return;
+              server.off('recreate', listener);
+              resolve();
+            };
+            server.on('recreate', listener);
+          });
+          fs.unlinkSync(outPath);
+          await within(back, 5000, () => `out pipe ${i + 1} not made again in 5 s`);
+        }
+        await sleep(50);
+      } finally {
+        clearInterval(ticker);
+      }
+      await Promise.all(sends);
+      const expected = Array.from({ length: count }, (_, i) => `line ${i}`);
+      const printed = (): string[] => running.stdout.split('\n').slice(0, -1);
+      await until(() => printed().length >= count, running, 10_000);
+      expectSameMessages(printed(), expected, 'what the client printed');
+      await stopAndExpectCleanExit(running);
+    });
+
+    it('keeps sending into a deleted in pipe and reading a recreated out pipe, then exits at the stop', async () => {
+      const replies: string[] = [];
+      server.on('message', (message) => replies.push(message));
+      await server.start();
+      const running = (client = run(driver.command, [...driver.args, inPath, outPath, messagesFile, 'relay'], driver.env));
+      const recreated = (role: 'in' | 'out'): Promise<void> =>
+        new Promise((resolve) => {
+          const listener = (info: { role: string }): void => {
+            if (info.role !== role) return;
+            server.off('recreate', listener);
+            resolve();
+          };
+          server.on('recreate', listener);
+        });
+      const roundTrip = async (message: string): Promise<void> => {
+        await server.send(message);
+        await until(() => replies.includes(`echo: ${message}`), running, 10_000);
+      };
+      await roundTrip('before');
+      // The client still holds the old in pipe; the server goes on reading it.
+      let back = recreated('in');
+      fs.unlinkSync(inPath);
+      await within(back, 5000, () => 'in pipe not made again in 5 s');
+      await roundTrip('after the in pipe was deleted');
+      back = recreated('out');
+      fs.unlinkSync(outPath);
+      await within(back, 5000, () => 'out pipe not made again in 5 s');
+      await roundTrip('after the out pipe was deleted');
+      expect(replies).to.deep.equal(['echo: before', 'echo: after the in pipe was deleted', 'echo: after the out pipe was deleted']);
+      await stopAndExpectCleanExit(running);
+    });
+
+    const nextPipes: NextPipe[] = ['own FIFO', 'symlink to own FIFO', "another user's FIFO", 'nothing'];
+    for (const next of nextPipes) {
+      const follows = next === 'own FIFO';
+      it(`at end of stream, ${follows ? 'follows a new FIFO of the same owner at the out path, keeping the unfinished line' : `ends when the out path holds ${next}`}`, async function () {
+        const moved = new MovedPipeServer(dir);
+        try {
+          await moved.start();
+          const running = (client = run(driver.command, [...driver.args, moved.sendPath, moved.recvPath, messagesFile, 'follow'], driver.env));
+          await moved.waitForLine('ready');
+          moved.write('line 0\npar');
+          await until(() => running.stdout === 'line 0\n', running);
+          if (!(await moved.move(next, 'tial\nline 1\n'))) this.skip(); // another user's FIFO needs root
+          const expected = follows ? 'line 0\npartial\nline 1\n' : 'line 0\n';
+          if (follows) {
+            await until(() => running.stdout === expected, running);
+            moved.stop(); // end of stream on the followed pipe, same inode at the path: the end
+          }
+          const code = await within(running.exit, 10_000, () => `client still running 10 s after end of stream; stderr: ${running.stderr}`);
+          expect(code, `exit status; stderr: ${running.stderr}`).to.equal(0);
+          expect(running.stdout).to.equal(expected);
+        } finally {
+          moved.stop();
+        }
+      });
+    }
 
     it('example client replies "echo: <message>" and exits at end of stream', async () => {
       const replies: string[] = [];

@@ -1,7 +1,7 @@
 # pipe-io.sh: talk to a pipe-io-server from bash (>= 4.1). Source it, don't run it.
 #
 #   . pipe-io.sh
-#   pipe_io_connect "$@" || exit 1          # send path, recv path; default: $PIPE_IO_SEND, $PIPE_IO_RECV
+#   pipe_io_connect "$@" || exit 1          # send path, recv path [, timeout s]; default: $PIPE_IO_SEND, $PIPE_IO_RECV, 10
 #   pipe_io_send "hello"
 #   while pipe_io_recv message; do
 #       pipe_io_send "echo: $message" || break
@@ -22,10 +22,17 @@ printf x >/dev/null
 # The descriptors pipe_io_connect opens; empty when not connected.
 pipe_io_send_fd=
 pipe_io_recv_fd=
+# What pipe_io_recv needs to follow a recreated out pipe: its path, the
+# device:inode being read, and the uid owning it.
+_pipe_io_recv_path=
+_pipe_io_recv_id=
+_pipe_io_owner=
 
-# pipe_io_connect [SEND_PATH RECV_PATH]
+# pipe_io_connect [SEND RECV [TIMEOUT]]
 # Opens both pipes once and keeps them open until pipe_io_close or exit.
-# Waits until the server has its pipes open.
+# While a pipe does not exist yet, or no server reads the in pipe, it waits up
+# to TIMEOUT seconds (default 10; decimals allowed), then returns 1 with a
+# message saying which was missing.
 #
 # Why keep the send pipe open instead of `printf ... > "$path"` per message:
 #  - a blocking open of a FIFO for writing waits for a reader, so a per-message
@@ -34,21 +41,71 @@ pipe_io_recv_fd=
 #    regular file there, swallowing the message and breaking the next server;
 #  - with a kept descriptor a write after the server stopped fails with EPIPE.
 # The recv pipe stays open too, so the script reads one continuous stream.
+# The send pipe is never reopened: if it is deleted, the server goes on
+# reading the old one while this client holds it.
 pipe_io_connect() {
-    local send=${1:-${PIPE_IO_SEND:-}} recv=${2:-${PIPE_IO_RECV:-}}
+    local send=${1:-${PIPE_IO_SEND:-}} recv=${2:-${PIPE_IO_RECV:-}} timeout=${3:-10}
+    local timeout_ms frac deadline delay=0.01 missing path
     if [[ -z $send || -z $recv ]]; then
         echo "pipe_io_connect: give SEND and RECV paths or set PIPE_IO_SEND and PIPE_IO_RECV" >&2
         return 2
     fi
-    # Refuse anything but a FIFO: opening a missing path for writing would create a file.
-    if [[ ! -p $send || ! -p $recv ]]; then
-        echo "pipe_io_connect: no FIFO at $([[ -p $send ]] && echo "$recv" || echo "$send") (is the server running?)" >&2
-        return 1
+    if [[ ! $timeout =~ ^([0-9]+)([.]([0-9]{0,3})[0-9]*)?$ ]]; then
+        echo "pipe_io_connect: TIMEOUT is in seconds (like 10 or 0.5), got '$timeout'" >&2
+        return 2
     fi
+    frac=${BASH_REMATCH[3]}000
+    timeout_ms=$((10#${BASH_REMATCH[1]} * 1000 + 10#${frac:0:3}))
+    _pipe_io_now_ms
+    deadline=$((_pipe_io_ms + timeout_ms))
+    # bash has no non-blocking open, and a blocking open of a FIFO whose server is
+    # gone waits forever. So first wait, without opening, until both FIFOs exist
+    # and a server reads the in pipe: dd's O_NONBLOCK open for writing fails
+    # (ENXIO) while nobody reads. Then the opens return at once (the server holds
+    # both pipes open while it runs, and releases them when it stops).
+    while :; do
+        for path in "$recv" "$send"; do
+            # Refuse anything but a FIFO: opening it for writing would create a file.
+            if [[ -e $path && ! -p $path ]]; then
+                echo "pipe_io_connect: '$path' is not a FIFO: is it the right path?" >&2
+                return 1
+            fi
+        done
+        if [[ ! -p $recv ]]; then
+            missing="there is no pipe at '$recv'"
+        elif [[ ! -p $send ]]; then
+            missing="there is no pipe at '$send'"
+        elif dd of="$send" oflag=nonblock conv=nocreat,notrunc count=0 status=none </dev/null 2>/dev/null; then
+            break
+        else
+            missing="no server is reading '$send' (the FIFO exists but its server is not running)"
+        fi
+        _pipe_io_now_ms
+        if ((_pipe_io_ms >= deadline)); then
+            echo "pipe_io_connect: $missing after $timeout s: start the server first, or check the paths (PIPE_IO_SEND / PIPE_IO_RECV)" >&2
+            return 1
+        fi
+        sleep "$delay"
+        case $delay in 0.01) delay=0.02 ;; 0.02) delay=0.05 ;; *) delay=0.1 ;; esac
+    done
     pipe_io_close
-    # Each blocking open returns once the server holds the other end.
     exec {pipe_io_recv_fd}<"$recv" || { pipe_io_recv_fd=; return 1; }
     exec {pipe_io_send_fd}>"$send" || { pipe_io_send_fd=; pipe_io_close; return 1; }
+    local id
+    id=$(stat -L -c '%u|%d:%i' "/dev/fd/$pipe_io_recv_fd") || { pipe_io_close; return 1; }
+    _pipe_io_recv_path=$recv
+    _pipe_io_owner=${id%%|*}
+    _pipe_io_recv_id=${id#*|}
+}
+
+# Milliseconds on some clock, into _pipe_io_ms (no subshell).
+_pipe_io_now_ms() {
+    if [[ -n ${EPOCHREALTIME:-} ]]; then
+        local t=${EPOCHREALTIME//[.,]/}
+        _pipe_io_ms=$((10#$t / 1000))
+    else
+        _pipe_io_ms=$((SECONDS * 1000))
+    fi
 }
 
 # pipe_io_send MESSAGE
@@ -74,12 +131,47 @@ pipe_io_send() {
 # stopped); text after the last newline at that point is not a whole message.
 # bash's read takes one byte per read() from a pipe, so it never reads past the
 # newline and nothing is lost if the script stops reading here.
+# If the server's out pipe was deleted and made again, end of stream on the old
+# one is not the end: pipe_io_recv follows the new pipe and goes on, keeping the
+# unfinished line (it continues there).
 pipe_io_recv() {
     if [[ -z $pipe_io_recv_fd ]]; then
         echo "pipe_io_recv: not connected" >&2
         return 2
     fi
-    IFS= read -r -u "$pipe_io_recv_fd" -- "$1"
+    local _pipe_io_part _pipe_io_start=
+    while ! IFS= read -r -u "$pipe_io_recv_fd" -- _pipe_io_part; do
+        _pipe_io_start+=$_pipe_io_part
+        if ! _pipe_io_follow; then
+            printf -v "$1" '%s' "$_pipe_io_start"
+            return 1
+        fi
+    done
+    printf -v "$1" '%s' "$_pipe_io_start$_pipe_io_part"
+}
+
+# At end of stream: 0 if the server moved to a new out pipe at the same path
+# (now open on pipe_io_recv_fd), 1 if it stopped. The server closes its old out
+# pipe only once the new one is at the path, so a FIFO there with another inode
+# is where it goes on; a path that is gone or names the same inode means it
+# stopped. Only a FIFO owned by the old pipe's owner is followed, never a
+# symlink (stat without -L looks at the link itself), and what was opened is
+# checked again, in case the path changed between the look and the open.
+_pipe_io_follow() {
+    local id new
+    id=$(stat -c '%F|%u|%d:%i' -- "$_pipe_io_recv_path" 2>/dev/null) || return 1
+    [[ $id == "fifo|$_pipe_io_owner|"* && ${id##*|} != "$_pipe_io_recv_id" ]] || return 1
+    # A plain open for reading never creates a file; it returns once the
+    # server's writer is there, which it is while the server runs.
+    { exec {new}<"$_pipe_io_recv_path"; } 2>/dev/null || return 1
+    id=$(stat -L -c '%F|%u|%d:%i' "/dev/fd/$new" 2>/dev/null)
+    if [[ $id != "fifo|$_pipe_io_owner|"* || ${id##*|} == "$_pipe_io_recv_id" ]]; then
+        exec {new}<&-
+        return 1
+    fi
+    exec {pipe_io_recv_fd}<&-
+    pipe_io_recv_fd=$new
+    _pipe_io_recv_id=${id##*|}
 }
 
 # pipe_io_close: closes both pipes; safe to call twice.

@@ -29,7 +29,12 @@ int main(int argc, char **argv)
     }
     client = pipe_io_open(argc == 3 ? argv[1] : NULL, argc == 3 ? argv[2] : NULL, -1);
     if (client == NULL) {
-        perror("pipe_io_open");
+        if (errno == ENOENT)
+            fprintf(stderr, "pipe_io_open: no pipe at the paths after 10 s: start the server first, or check the paths\n");
+        else if (errno == ENXIO)
+            fprintf(stderr, "pipe_io_open: the pipes exist but no server reads them (after 10 s): is the server running?\n");
+        else
+            perror("pipe_io_open");
         return 1;
     }
     while ((len = pipe_io_recv(client, &line, &cap)) >= 0) {

@@ -14,12 +14,22 @@
 #include <unistd.h>
 
 #define READ_CHUNK 65536
+/*
+ * How long pipe_io_open waits for the server when timeout_ms is negative: long
+ * enough for a server started at the same moment, short enough that a client
+ * with no server fails instead of hanging.
+ */
+#define CONNECT_TIMEOUT_MS 10000
 
 struct pipe_io_client {
     int send_fd;
     int recv_fd;
     int timeout_ms;
     int eof;
+    char *recv_path;   /* kept to follow a recreated out pipe */
+    dev_t recv_dev;    /* the out pipe being read */
+    ino_t recv_ino;
+    uid_t owner;       /* its owner: a recreated pipe must have the same */
     char *in;          /* received bytes not yet returned: in[start..end) */
     size_t start, end, in_cap;
     size_t scanned;    /* bytes after start known to hold no '\n' */
@@ -87,29 +97,53 @@ static int open_fifo(const char *path, int flags)
     return fd;
 }
 
+static void sleep_ms(long ms)
+{
+    struct timespec ts;
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (ms % 1000) * 1000000L;
+    nanosleep(&ts, NULL);
+}
+
 /*
- * A blocking open for writing would wait, untimed, until the server reads; a
- * non-blocking one fails with ENXIO instead, so retry that until the deadline.
+ * Opens both pipes, waiting for the server until the deadline. Both opens are
+ * O_NONBLOCK, so neither can hang: a missing pipe is ENOENT and an in pipe
+ * nobody reads is ENXIO; both are retried with a short backoff. On timeout
+ * errno says what was missing: ENOENT (a pipe) or ENXIO (a server reading it).
+ * The out pipe is opened first and kept for the client's lifetime: a reader
+ * before the server writes misses nothing, and a reader that closes the pipe
+ * loses what it read ahead past the last line. poll() stays silent (no false
+ * end of stream) until the server's writer shows up.
  */
-static int open_send(const char *path, long long deadline)
+static int connect_pipes(pipe_io_client *c, const char *send_path, long long deadline)
 {
     long delay_ms = 5;
     for (;;) {
-        struct timespec ts;
         int left;
-        int fd = open_fifo(path, O_WRONLY | O_NONBLOCK);
-        if (fd >= 0 || errno != ENXIO)
-            return fd;
-        left = remaining_ms(deadline);
-        if (left == 0) {
-            errno = ETIMEDOUT;
-            return -1;
+        if (c->recv_fd < 0) {
+            c->recv_fd = open_fifo(c->recv_path, O_RDONLY | O_NONBLOCK);
+            if (c->recv_fd >= 0) {
+                struct stat st;
+                if (fstat(c->recv_fd, &st) < 0)
+                    return -1;
+                c->recv_dev = st.st_dev;
+                c->recv_ino = st.st_ino;
+                c->owner = st.st_uid;
+            } else if (errno != ENOENT) {
+                return -1;
+            }
         }
-        if (left > 0 && left < delay_ms)
-            delay_ms = left;
-        ts.tv_sec = 0;
-        ts.tv_nsec = delay_ms * 1000000L;
-        nanosleep(&ts, NULL);
+        if (c->recv_fd >= 0) {
+            c->send_fd = open_fifo(send_path, O_WRONLY | O_NONBLOCK);
+            if (c->send_fd >= 0)
+                return 0;
+            if (errno != ENOENT && errno != ENXIO)
+                return -1;
+        }
+        left = remaining_ms(deadline);
+        if (left == 0)
+            return -1; /* errno: ENOENT or ENXIO from the last try */
+        sleep_ms(left < delay_ms ? left : delay_ms);
         if (delay_ms < 100)
             delay_ms *= 2;
     }
@@ -131,17 +165,13 @@ pipe_io_client *pipe_io_open(const char *send_path, const char *recv_path, int t
     if (c == NULL)
         return NULL;
     c->send_fd = -1;
+    c->recv_fd = -1;
     c->timeout_ms = timeout_ms;
-    /*
-     * Kept open for the client's lifetime: a reader that closes the pipe loses
-     * what it read ahead past the last line. O_NONBLOCK never blocks on open,
-     * and poll() stays silent (no false end of stream) until the server's
-     * writer shows up.
-     */
-    c->recv_fd = open_fifo(recv_path, O_RDONLY | O_NONBLOCK);
-    if (c->recv_fd >= 0)
-        c->send_fd = open_send(send_path, deadline_for(c));
-    if (c->recv_fd < 0 || c->send_fd < 0) {
+    c->recv_path = malloc(strlen(recv_path) + 1);
+    if (c->recv_path != NULL)
+        strcpy(c->recv_path, recv_path);
+    if (c->recv_path == NULL
+            || connect_pipes(c, send_path, now_ms() + (timeout_ms < 0 ? CONNECT_TIMEOUT_MS : timeout_ms)) < 0) {
         saved = errno;
         pipe_io_close(c);
         errno = saved;
@@ -235,6 +265,35 @@ int pipe_io_send(pipe_io_client *c, const char *msg, size_t len)
     return rc;
 }
 
+/*
+ * At end of stream on the out pipe: 1 if the server moved to a new out pipe at
+ * the same path (now being read), 0 if it stopped.
+ *
+ * The server closes its old out pipe only once the new one is at the path, so
+ * a FIFO there with another inode is where it goes on; a path that is gone or
+ * names the same inode means the server stopped. The unfinished text in the
+ * buffer stays: the server moves what nobody read of the old pipe into the new
+ * one, so the line continues there. Only a FIFO owned by the old pipe's owner
+ * is followed (O_NOFOLLOW: no symlink), so another user cannot plant a pipe.
+ */
+static int follow(pipe_io_client *c)
+{
+    struct stat st;
+    int fd = open(c->recv_path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode) || st.st_uid != c->owner
+            || (st.st_dev == c->recv_dev && st.st_ino == c->recv_ino)) {
+        close(fd);
+        return 0;
+    }
+    close(c->recv_fd);
+    c->recv_fd = fd;
+    c->recv_dev = st.st_dev;
+    c->recv_ino = st.st_ino;
+    return 1;
+}
+
 /* Makes room for at least one more read() at in[end..]. */
 static int make_room(pipe_io_client *c)
 {
@@ -306,7 +365,7 @@ ssize_t pipe_io_recv(pipe_io_client *c, char **line, size_t *cap)
         if (n > 0)
             c->end += (size_t)n;
         else if (n == 0)
-            c->eof = 1;
+            c->eof = !follow(c);
         else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             return PIPE_IO_ERROR;
     }
@@ -328,6 +387,7 @@ int pipe_io_close(pipe_io_client *c)
     }
     free(c->in);
     free(c->out);
+    free(c->recv_path);
     free(c);
     if (rc < 0)
         errno = saved;

@@ -28,10 +28,17 @@ typedef struct pipe_io_client pipe_io_client;
 
 /*
  * Connects to a server: send_path is the server's in pipe, recv_path its out
- * pipe; NULL takes $PIPE_IO_SEND / $PIPE_IO_RECV. Waits until the server has
- * its in pipe open. timeout_ms bounds that wait and every later send and recv
- * (negative: no limit). Returns NULL with errno set (ENOENT, EINVAL if a path
- * is missing or not a FIFO, ETIMEDOUT, ...).
+ * pipe; NULL takes $PIPE_IO_SEND / $PIPE_IO_RECV. While a pipe does not exist
+ * yet, or no server reads the in pipe, it waits (never blocking in open()) up
+ * to timeout_ms, or 10 s if timeout_ms is negative. timeout_ms also bounds
+ * every later send and recv (negative: no limit). Returns NULL with errno set:
+ * after the wait, ENOENT (a pipe never appeared) or ENXIO (the FIFOs exist but
+ * no server reads them); EINVAL if a path is not given or not a FIFO; ...
+ *
+ * If the server's out pipe is deleted and the server makes it again,
+ * pipe_io_recv follows it (a FIFO owned by the same user, not a symlink),
+ * keeping any unfinished line. Sends keep going to the in pipe opened here,
+ * which the server goes on reading while the client holds it.
  */
 pipe_io_client *pipe_io_open(const char *send_path, const char *recv_path, int timeout_ms);
 

@@ -20,6 +20,10 @@ from typing import Iterator, Optional
 __all__ = ["PipeIOClient"]
 
 _CHUNK = 65536
+# How long connecting waits for the server when no timeout is given: long
+# enough for a server started at the same moment, short enough that a client
+# with no server fails instead of hanging.
+_CONNECT_TIMEOUT = 10.0
 
 
 class PipeIOClient:
@@ -27,9 +31,16 @@ class PipeIOClient:
     from ``recv_path`` (the server's out pipe). The paths default to the
     environment variables ``PIPE_IO_SEND`` and ``PIPE_IO_RECV``.
 
-    ``timeout`` (seconds, ``None`` = wait forever) bounds connecting, each
-    ``send`` and each ``recv``; when it expires they raise ``TimeoutError``.
-    Connecting waits for the server to have its in pipe open.
+    ``timeout`` (seconds, ``None`` = wait forever) bounds each ``send`` and
+    each ``recv``; when it expires they raise ``TimeoutError``.
+
+    Connecting waits for the server: while a pipe does not exist yet, or no
+    server reads the in pipe, it retries until ``timeout`` (10 s when
+    ``timeout`` is ``None``), then raises ``TimeoutError`` saying which.
+
+    If the server's out pipe is deleted and the server makes it again, the
+    client follows it (see ``_follow``); sends keep going to the in pipe the
+    client opened, which the server goes on reading while the client holds it.
     """
 
     def __init__(self, send_path=None, recv_path=None, timeout=None):
@@ -44,33 +55,53 @@ class PipeIOClient:
         self._buffer = bytearray()
         self._scanned = 0  # bytes of _buffer already known to hold no newline
         self._eof = False
-        deadline = self._deadline()
+        self._recv_path = recv_path
+        self._recv_id = (0, 0)  # (st_dev, st_ino) of the out pipe being read
+        self._owner = -1        # uid owning it: a recreated pipe must have it too
         try:
-            # Kept open for the client's lifetime: a reader that closes the
-            # pipe would lose whatever it had read ahead past the last line.
-            # O_NONBLOCK never blocks on open, and poll() stays silent (no
-            # false end of stream) until the server's writer shows up.
-            self._recv_fd = _open_fifo(recv_path, os.O_RDONLY | os.O_NONBLOCK)
-            self._send_fd = self._open_send(send_path, deadline)
+            self._connect(send_path, recv_path, _CONNECT_TIMEOUT if timeout is None else timeout)
         except BaseException:
             self.close()
             raise
 
-    def _open_send(self, path, deadline):
-        # type: (str, Optional[float]) -> int
-        # A blocking open for writing would hang (untimed) until the server
-        # reads; a non-blocking one fails with ENXIO instead, so retry that.
+    def _connect(self, send_path, recv_path, timeout):
+        # type: (str, str, float) -> None
+        # Both opens are O_NONBLOCK, so neither can hang: a missing pipe is
+        # ENOENT and an in pipe nobody reads is ENXIO; both are retried with a
+        # short backoff until the deadline. The out pipe is opened first and
+        # kept for the client's lifetime: being a reader before the server
+        # writes means nothing is missed, and a reader that closed the pipe
+        # would lose what it had read ahead past the last line. poll() stays
+        # silent (no false end of stream) until the server's writer shows up.
+        deadline = time.monotonic() + timeout
         delay = 0.005
         while True:
-            try:
-                return _open_fifo(path, os.O_WRONLY | os.O_NONBLOCK)
-            except OSError as e:
-                if e.errno != errno.ENXIO:
-                    raise
-            remaining = _remaining(deadline)
-            if remaining == 0:
-                raise TimeoutError("no server is reading " + path)
-            time.sleep(delay if remaining is None else min(delay, remaining))
+            missing = ""
+            if self._recv_fd < 0:
+                try:
+                    self._recv_fd = _open_fifo(recv_path, os.O_RDONLY | os.O_NONBLOCK)
+                    st = os.fstat(self._recv_fd)
+                    self._recv_id = (st.st_dev, st.st_ino)
+                    self._owner = st.st_uid
+                except FileNotFoundError:
+                    missing = "there is no pipe at %r" % recv_path
+            if self._recv_fd >= 0:
+                try:
+                    self._send_fd = _open_fifo(send_path, os.O_WRONLY | os.O_NONBLOCK)
+                    return
+                except OSError as e:
+                    if e.errno == errno.ENOENT:
+                        missing = "there is no pipe at %r" % send_path
+                    elif e.errno == errno.ENXIO:
+                        missing = "no server is reading %r (the FIFO exists but its server is not running)" % send_path
+                    else:
+                        raise
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(
+                    "%s after %g s: start the server first, or check the paths "
+                    "(PIPE_IO_SEND / PIPE_IO_RECV)" % (missing, timeout))
+            time.sleep(min(delay, remaining))
             delay = min(delay * 2, 0.1)
 
     def send(self, message):
@@ -110,7 +141,7 @@ class PipeIOClient:
         # type: () -> str
         """Return the next message. Raises EOFError once the server has
         stopped and every message before that was returned, TimeoutError if
-        none arrives in time."""
+        none arrives in time. A recreated out pipe is followed on its own."""
         if self._recv_fd < 0:
             raise ValueError("recv on a closed PipeIOClient")
         deadline = self._deadline()
@@ -133,8 +164,39 @@ class PipeIOClient:
                 continue
             if chunk:
                 self._buffer += chunk
-            else:
+            elif not self._follow():
                 self._eof = True
+
+    def _follow(self):
+        # type: () -> bool
+        """At end of stream on the out pipe: True if the server moved to a new
+        out pipe at the same path (now being read), False if it stopped.
+
+        The server closes its old out pipe only once the new one is at the
+        path, so a FIFO there with another inode is where it goes on; a path
+        that is gone or names the same inode means the server stopped. The
+        unfinished text in the buffer stays: the server moves what nobody read
+        of the old pipe into the new one, so the line continues there. Only a
+        FIFO owned by the old pipe's owner is followed (O_NOFOLLOW: no
+        symlink), so another user cannot plant a pipe for the client to read.
+        """
+        try:
+            fd = os.open(self._recv_path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            return False
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            os.close(fd)
+            return False
+        if (not stat.S_ISFIFO(st.st_mode) or st.st_uid != self._owner
+                or (st.st_dev, st.st_ino) == self._recv_id):
+            os.close(fd)
+            return False
+        os.close(self._recv_fd)
+        self._recv_fd = fd
+        self._recv_id = (st.st_dev, st.st_ino)
+        return True
 
     def __iter__(self):
         # type: () -> Iterator[str]
@@ -190,7 +252,7 @@ def _remaining(deadline):
 
 def _open_fifo(path, flags):
     # type: (str, int) -> int
-    fd = os.open(path, flags)
+    fd = os.open(path, flags | os.O_CLOEXEC)
     if not stat.S_ISFIFO(os.fstat(fd).st_mode):
         os.close(fd)
         raise OSError(errno.EINVAL, "not a FIFO", path)

@@ -366,15 +366,22 @@ export async function rowDeletion(n: number, progress: Progress = quiet): Promis
   // Out pipe: the server sends without pause (respecting needsDrain); a C reader, a little slower
   // than the server (so a write is usually in flight), reopens after end of stream and ENOENT.
   // It keeps an unfinished line across the reopen: the rescued rest of that line comes first in
-  // the new pipe. Must be exact. Then the same with a reader that drops text after the last
-  // newline at end of stream (what the README tells clients for stop()): counted, not failed.
+  // the new pipe. Must be exact. Then the same with the bundled Python client (which follows the
+  // recreated pipe on its own): must be exact too. Then with a reader that drops text after the
+  // last newline at end of stream (what clients do at stop()): counted, not failed.
   const outLatency: number[] = [];
-  const outDeletions = async (count: number, partial: 'keep' | 'drop'): Promise<{ counts: Counts; sent: number; dropped: number; samples: string[] }> => {
+  const outDeletions = async (
+    count: number,
+    partial: 'keep' | 'drop' | 'python',
+  ): Promise<{ counts: Counts; sent: number; dropped: number; samples: string[] }> => {
     const { inPipe: in2, outPipe: out2 } = pipes();
     const outServer = ledgerServer(in2, out2, { watchInterval, highWaterMark: 256 * 1024 });
     await outServer.server.start();
     const received = new Ledger();
-    const reader = startC(`del-reader-${partial}`, 'read', { path: out2, retry: 1, partial, chunk: 4096, sleep_us: 100 }, (line) => received.add(line));
+    const reader =
+      partial === 'python'
+        ? startPython('del-reader-python', 'bundled_reader.py', [in2, out2], (line) => received.add(line))
+        : startC(`del-reader-${partial}`, 'read', { path: out2, retry: 1, partial, chunk: 4096, sleep_us: 100 }, (line) => received.add(line));
     let sent = 0;
     let producing = true;
     const producer = (async () => {
@@ -384,6 +391,8 @@ export async function rowDeletion(n: number, progress: Progress = quiet): Promis
         else await new Promise((resolve) => setImmediate(resolve));
       }
     })();
+    // Deleting before the reader reads would test nothing (Python takes ~100 ms to start).
+    if (!(await waitFor(() => received.uniqueTotal() > 0, 10_000))) problems.push(`${reader.name} read nothing in 10 s: ${reader.stderr.trim().slice(-300)}`);
     for (let i = 0; i < count; i++) {
       await sleep(random(15, 40));
       const back = recreated(outServer.server, 'out');
@@ -401,7 +410,9 @@ export async function rowDeletion(n: number, progress: Progress = quiet): Promis
     producing = false;
     await producer;
     const allIn = await waitForCount(() => received.uniqueTotal(), sent);
-    if (!allIn && partial === 'keep') problems.push(`out reader got ${received.uniqueTotal()} of ${sent} (nothing more for 3 s)`);
+    if (!allIn && partial !== 'drop') problems.push(`${reader.name} got ${received.uniqueTotal()} of ${sent} (nothing more for 3 s)`);
+    // It must still be reading: ending here means it took a deletion for a stop.
+    if (partial === 'python' && !reader.running) problems.push(`${reader.name} ended before the server stopped: ${reader.stderr.trim().slice(-300)}`);
     await reader.end();
     await outServer.server.stop();
     problems.push(...outServer.warnings);
@@ -412,20 +423,24 @@ export async function rowDeletion(n: number, progress: Progress = quiet): Promis
   const sent = keep.sent;
   if (keep.samples.length) problems.push(`out stream samples: ${keep.samples.join(' ')}`);
   if (inServer.ledger.samples.length) problems.push(`in stream samples: ${inServer.ledger.samples.join(' ')}`);
+  const python = await outDeletions(n, 'python');
+  if (python.samples.length) problems.push(`bundled Python reader samples: ${python.samples.join(' ')}`);
+  const p = python.counts;
   const dropRun = await outDeletions(Math.max(1, Math.ceil(n / 2)), 'drop');
   const d = dropRun.counts;
   const all = [...latency, ...outLatency];
   return rowResult(
     '3',
-    'in pipe, then out pipe, deleted under continuous traffic (C writers / C reader reopening)',
-    `${n}+${n} deletions`,
-    addCounts(inCounts, outCounts),
+    'in pipe, then out pipe, deleted under continuous traffic (C writers / C reader reopening / bundled Python client)',
+    `${n}+${n}+${n} deletions`,
+    addCounts(addCounts(inCounts, outCounts), p),
     {
       'in lines': written[0]! + written[1]!,
       'out lines': sent,
       'recreate p99/max ms': `${Math.round(percentile(all, 99))}/${Math.round(Math.max(0, ...all))}`,
       'in: lost/dup/reord/merged/corrupt': `${inCounts.lost}/${inCounts.duplicated}/${inCounts.reordered}/${inCounts.merged}/${inCounts.corrupted}`,
       'out: lost/dup/reord/merged/corrupt': `${outCounts.lost}/${outCounts.duplicated}/${outCounts.reordered}/${outCounts.merged}/${outCounts.corrupted}`,
+      'out, bundled Python client: lines, lost/dup/reord/merged/corrupt': `${python.sent}, ${p.lost}/${p.duplicated}/${p.reordered}/${p.merged}/${p.corrupted}`,
       [`reader dropping text after the last newline at EOF, ${Math.max(1, Math.ceil(n / 2))} deletions (not failed)`]: `${dropRun.dropped} dropped, lost/dup/reord/merged/corrupt ${d.lost}/${d.duplicated}/${d.reordered}/${d.merged}/${d.corrupted}`,
     },
     problems,
