@@ -11,6 +11,9 @@
  * | `PIPE_IO_HOST_PID`  | the host's pid, to notice an orphaning                |
  * | `PIPE_IO_PLUGIN_ID` | a name for logs                                       |
  *
+ * Plugins do not outlive their host, however it dies: see lifetime.ts (the watchdog) and
+ * folder.ts (the folder, and the removal of those left by hosts that died).
+ *
  * The pipes and their servers belong to the host and outlive any one run of the plugin.
  * That is what makes restarts lossless for most messages: what the host sends while the
  * plugin is down waits in the pipe (64 KiB in the kernel, then the server's queue) and
@@ -37,24 +40,14 @@ import type { Readable } from 'node:stream';
 import { resolveCodec } from '../codec.js';
 import type { PipeIOError } from '../errors.js';
 import { type ChannelPeer, PluginChannel } from './channel.js';
+import { makePrivateDir, sweepStale } from './folder.js';
+import { type Guard, guard } from './lifetime.js';
 import { Supervisor } from './supervisor.js';
 import type { PluginEvents, PluginExit, PluginOptions, PluginState } from './types.js';
 
-const live = new Set<PluginHandle<any>>();
 let sequence = 0;
 let createHandle: <T>(command: string, args: readonly string[], options: PluginOptions) => PluginHandle<T>;
 let startHandle: (handle: PluginHandle<any>) => Promise<void>;
-let killNow: (handle: PluginHandle<any>) => void;
-
-/**
- * Last resort when the host exits without stopping its plugins (`process.exit()`, an uncaught
- * exception): kill their process groups and remove their folders, synchronously, since
- * nothing asynchronous runs in `'exit'`. A host killed by a signal it does not handle runs
- * no code at all; its plugins then see end of stream on `PIPE_IO_RECV` and should exit.
- */
-function onHostExit(): void {
-  for (const handle of live) killNow(handle);
-}
 
 /**
  * A running plugin: send it messages, receive its messages, stop it.
@@ -77,6 +70,8 @@ export class PluginHandle<T = string> extends EventEmitter<PluginEvents<T>> {
   readonly args: readonly string[];
   readonly #options: PluginOptions;
   readonly #supervisor: Supervisor;
+  readonly #gracePeriod: number;
+  #guard: Guard | undefined;
   #channel: PluginChannel<T> | undefined;
   #closed = false;
   #stopping: Promise<void> | undefined;
@@ -90,7 +85,6 @@ export class PluginHandle<T = string> extends EventEmitter<PluginEvents<T>> {
   static {
     createHandle = <T>(command: string, args: readonly string[], options: PluginOptions) => new PluginHandle<T>(command, args, options);
     startHandle = (handle) => handle.#start();
-    killNow = (handle) => handle.#killNow();
   }
 
   private constructor(command: string, args: readonly string[], options: PluginOptions) {
@@ -108,6 +102,7 @@ export class PluginHandle<T = string> extends EventEmitter<PluginEvents<T>> {
     }
     resolveCodec(options.codec); // a bad codec option throws here, not at the first message
     this.id = options.id ?? `${path.basename(command)}-${process.pid}-${++sequence}`;
+    this.#gracePeriod = count('gracePeriod', options.gracePeriod, 5000);
     this.#supervisor = new Supervisor({
       command,
       args: this.args,
@@ -118,7 +113,7 @@ export class PluginHandle<T = string> extends EventEmitter<PluginEvents<T>> {
       restartDelay: count('restartDelay', options.restartDelay, 100),
       maxRestartDelay: count('maxRestartDelay', options.maxRestartDelay, 5000),
       stableAfter: count('stableAfter', options.stableAfter, 10_000),
-      gracePeriod: count('gracePeriod', options.gracePeriod, 5000),
+      gracePeriod: this.#gracePeriod,
       onRelaunch: (started) => this.#channel?.relaunching(this.#peer, started),
     });
     this.#supervisor
@@ -199,16 +194,22 @@ export class PluginHandle<T = string> extends EventEmitter<PluginEvents<T>> {
   async #start(): Promise<void> {
     // Absolute, so the paths in the plugin's environment work from any working folder.
     const parent = path.resolve(this.#options.tmpDir ?? os.tmpdir());
-    // mkdtemp makes the folder 0700: nobody else can reach the FIFOs, whatever their mode.
-    const channel = new PluginChannel<T>(await fs.promises.mkdtemp(path.join(parent, 'pipe-io-plugin-')), {
+    await sweepStale(parent);
+    const dir = await makePrivateDir(parent);
+    try {
+      // Before anything can run: from here on, a host that dies takes the folder with it.
+      this.#guard = guard(dir, this.#gracePeriod, () => this.#killNow());
+    } catch (error) {
+      await fs.promises.rm(dir, { recursive: true, force: true });
+      throw error;
+    }
+    const channel = new PluginChannel<T>(dir, {
       message: (...message) => this.emit('message', ...message),
       oversize: (info) => this.emit('oversize', info),
       warning: (error) => this.#warn(error),
       drain: () => this.emit('drain'),
     });
     this.#channel = channel;
-    live.add(this);
-    if (live.size === 1) process.on('exit', onHostExit);
     try {
       await channel.open(this.#options);
       await this.#supervisor.start({
@@ -218,7 +219,7 @@ export class PluginHandle<T = string> extends EventEmitter<PluginEvents<T>> {
         PIPE_IO_RECV: channel.recvPath,
         PIPE_IO_HOST_PID: String(process.pid),
         PIPE_IO_PLUGIN_ID: this.id,
-      });
+      }, this.#guard);
     } catch (error) {
       channel.refuse();
       await this.#cleanUp({ code: null, signal: null, restarts: 0, error: error as Error });
@@ -278,8 +279,7 @@ export class PluginHandle<T = string> extends EventEmitter<PluginEvents<T>> {
       await new Promise((resolve) => setImmediate(resolve));
       await Promise.all([this.#channel?.stopServers(), this.#supervisor.settled()]);
       await this.#channel?.remove();
-      live.delete(this);
-      if (live.size === 0) process.off('exit', onHostExit);
+      this.#guard?.release();
       await this.#supervisor.closeOutput();
       this.#closed = true;
       const final = { ...status, restarts: this.#supervisor.restarts };
@@ -289,6 +289,7 @@ export class PluginHandle<T = string> extends EventEmitter<PluginEvents<T>> {
     return this.#shutdown;
   }
 
+  /** Without a watchdog, the last resort of a host that is exiting: nothing asynchronous runs in `'exit'`. */
   #killNow(): void {
     this.#supervisor.killNow();
     this.#channel?.removeNow();

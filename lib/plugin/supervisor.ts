@@ -7,6 +7,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
+import type { Guard } from './lifetime.js';
 import { groupGone, killGroup } from './procfs.js';
 import type { PluginExit, PluginRestartInfo } from './types.js';
 
@@ -64,6 +65,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   #last: PluginExit = { code: null, signal: null, restarts: 0 };
   #stopping: Promise<void> | undefined;
   #env: NodeJS.ProcessEnv = {};
+  #guard: Guard | undefined;
 
   constructor(options: SupervisorOptions) {
     super();
@@ -101,9 +103,14 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     return this.#last;
   }
 
-  /** Starts the first instance with environment `env` (every restart gets it too); resolves once it runs, rejects if it cannot start. */
-  async start(env: NodeJS.ProcessEnv): Promise<void> {
+  /**
+   * Starts the first instance with environment `env` (every restart gets it too); resolves
+   * once it runs, rejects if it cannot start.
+   * @param guard - told each instance's process group, so that the host's watchdog kills it if the host dies
+   */
+  async start(env: NodeJS.ProcessEnv, guard?: Guard): Promise<void> {
     this.#env = env;
+    this.#guard = guard;
     await this.#launch();
   }
 
@@ -121,6 +128,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       });
       this.#child = child;
       this.#lastChild = child;
+      // At once, in the same turn as the fork: a host killed a moment later leaves no unknown group.
+      if (child.pid !== undefined) this.#guard?.running(child.pid);
       let spawned = false;
       let done = false;
       let exitDone: () => void = () => {};
@@ -134,6 +143,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         if (this.#child === child) this.#child = undefined;
         // The leader is gone; whatever it started must not live on reading our pipes.
         killGroup(child.pid, 'SIGKILL', true);
+        // Its pid may be reused by anyone from now on: the watchdog must not signal it.
+        this.#guard?.running(0);
         exitDone();
         if (!spawned) {
           this.#childClosed = Promise.resolve();
