@@ -38,7 +38,12 @@ export interface PluginOptions {
    * day is not given up on after `maxRestarts` days. Default `10000`.
    */
   stableAfter?: number;
-  /** Milliseconds between SIGTERM and SIGKILL in {@link PluginHandle.stop}. Default `5000`. */
+  /**
+   * Milliseconds between SIGTERM and SIGKILL in {@link PluginHandle.stop}, and when the host
+   * exits without stopping the plugin (`process.exit()`, an uncaught exception). A host
+   * killed outright (SIGKILL, the OOM killer) gets its plugins SIGKILLed 200 ms after their
+   * SIGTERM, whatever this says. Default `5000`.
+   */
   gracePeriod?: number;
   /** Longest message accepted from the plugin, in bytes. Default 1 MiB. */
   maxMessageBytes?: number;
