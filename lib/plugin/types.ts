@@ -41,7 +41,8 @@ export interface PluginOptions {
   /**
    * Milliseconds between SIGTERM and SIGKILL in {@link PluginHandle.stop}, and when the host
    * exits without stopping the plugin (`process.exit()`, an uncaught exception). A host
-   * killed outright (SIGKILL, the OOM killer) gets its plugins SIGKILLed 200 ms after their
+   * killed by a signal it does not handle (SIGKILL, the OOM killer, or SIGTERM and SIGINT
+   * with no listener: Node then runs no code) gets its plugins SIGKILLed 200 ms after their
    * SIGTERM, whatever this says. Default `5000`.
    */
   gracePeriod?: number;
