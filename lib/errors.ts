@@ -15,6 +15,7 @@
  * - `ERR_HANDLER`: a message handler threw or rejected; the server keeps going.
  * - `ERR_WRITE`: writing to the out pipe failed; the lines of that write are rejected, the rest go on.
  * - `ERR_DECODE`: a received line is not valid for the codec (e.g. not JSON); it is skipped.
+ * - `ERR_PIPE_UNSAFE`: another user owns the path or its folder, or could swap it; nothing there is used or touched.
  */
 export type PipeIOErrorCode =
   | 'ERR_PIPE_IN_USE'
@@ -25,7 +26,8 @@ export type PipeIOErrorCode =
   | 'ERR_SERVER_STOPPED'
   | 'ERR_HANDLER'
   | 'ERR_WRITE'
-  | 'ERR_DECODE';
+  | 'ERR_DECODE'
+  | 'ERR_PIPE_UNSAFE';
 
 /** An error about one pipe, with a stable {@link PipeIOErrorCode} and the path it concerns. */
 export class PipeIOError extends Error {

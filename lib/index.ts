@@ -26,7 +26,7 @@ export {
   type PluginRestartInfo,
   type PluginEvents,
   type PluginState,
-} from './plugin.js';
+} from './plugin/index.js';
 export {
   PipeBridge,
   type PipeBridgeOptions,

@@ -5,7 +5,7 @@
 import os from 'node:os';
 import { errnoCode } from '../errors.js';
 import { LineDecoder } from '../framing.js';
-import { type PluginExit, spawnPlugin } from '../plugin.js';
+import { type PluginExit, spawnPlugin } from '../plugin/index.js';
 import { type CliCommand, UsageError, integerFlag, parseCommandArgs } from './command.js';
 
 const usage = `Usage: pipe-io run [OPTIONS] [--] COMMAND [ARGS...]
