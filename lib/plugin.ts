@@ -35,17 +35,23 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
-import { type CodecOption, resolveCodec } from './codec.js';
+import { type CodecOption, type Outgoing, resolveCodec } from './codec.js';
 import { PipeIOError } from './errors.js';
 import type { OversizeInfo } from './events.js';
 import { makeFifo } from './fifo.js';
 import { PipeReaderServer } from './reader.js';
 import { PipeWriterServer } from './writer.js';
 
-/** Options of {@link spawnPlugin}. */
-export interface PluginOptions {
-  /** How messages are encoded: `'text'` (default), `'json'` or a {@link Codec}. The plugin must use the same. */
-  codec?: CodecOption;
+/**
+ * Options of {@link spawnPlugin}.
+ * @typeParam T - the message type, which the codec must yield: see {@link CodecOption}
+ */
+export interface PluginOptions<T = string> {
+  /**
+   * How messages are encoded: `'text'` (default), `'json'`, `'buffer'` (raw bytes, for
+   * `spawnPlugin<Buffer>`) or a {@link Codec}. The plugin must use the same.
+   */
+  codec?: CodecOption<T>;
   /** Variables added to the host's environment for the plugin. The four `PIPE_IO_*` ones are always set by the host. */
   env?: NodeJS.ProcessEnv;
   /** Working folder of the plugin. Default: the host's. */
@@ -137,7 +143,7 @@ export type PluginState = 'running' | 'restarting' | 'stopping' | 'closed';
 const { O_RDONLY, O_WRONLY, O_NONBLOCK } = fs.constants;
 const live = new Set<PluginHandle<any>>();
 let sequence = 0;
-let createHandle: <T>(command: string, args: readonly string[], options: PluginOptions) => PluginHandle<T>;
+let createHandle: <T>(command: string, args: readonly string[], options: PluginOptions<T>) => PluginHandle<T>;
 let startHandle: (handle: PluginHandle<any>) => Promise<void>;
 let killNow: (handle: PluginHandle<any>) => void;
 
@@ -195,7 +201,7 @@ export class PluginHandle<T = string> extends EventEmitter<PluginEvents<T>> {
   #reader: PipeReaderServer<T> | undefined;
   #writer: PipeWriterServer<T> | undefined;
   readonly #options: Required<Pick<PluginOptions, 'restart' | 'maxRestarts' | 'restartDelay' | 'maxRestartDelay' | 'stableAfter' | 'gracePeriod' | 'stdio'>> &
-    PluginOptions;
+    PluginOptions<T>;
   #state: PluginState = 'running';
   #child: ChildProcess | undefined;
   /** The latest instance, still known after its exit: its output may be in flight. */
@@ -223,12 +229,12 @@ export class PluginHandle<T = string> extends EventEmitter<PluginEvents<T>> {
   #onAbort = (): void => void this.stop();
 
   static {
-    createHandle = <T>(command: string, args: readonly string[], options: PluginOptions) => new PluginHandle<T>(command, args, options);
+    createHandle = <T>(command: string, args: readonly string[], options: PluginOptions<T>) => new PluginHandle<T>(command, args, options);
     startHandle = (handle) => handle.#start();
     killNow = (handle) => handle.#killNow();
   }
 
-  private constructor(command: string, args: readonly string[], options: PluginOptions) {
+  private constructor(command: string, args: readonly string[], options: PluginOptions<T>) {
     super();
     this.command = command;
     this.args = [...args];
@@ -443,7 +449,7 @@ export class PluginHandle<T = string> extends EventEmitter<PluginEvents<T>> {
    * a `TypeError` if it cannot be one line, and with a {@link PipeIOError}
    * `ERR_SERVER_STOPPED` after {@link end} or {@link stop}, or once the plugin is done.
    */
-  send(value: T): Promise<void> {
+  send(value: Outgoing<T>): Promise<void> {
     if (!this.#accepting || !this.#writer) {
       return Promise.reject(
         new PipeIOError('ERR_SERVER_STOPPED', `Cannot send to the plugin '${this.id}': it is ${this.#inputEnded ? 'ended (end() was called)' : 'stopping or done'}.`, {
@@ -612,7 +618,7 @@ export class PluginHandle<T = string> extends EventEmitter<PluginEvents<T>> {
  * @param options - see {@link PluginOptions}
  * @typeParam T - the message type: `string` for the text codec; say what JSON you expect with `'json'`
  */
-export async function spawnPlugin<T = string>(command: string, args: readonly string[] = [], options: PluginOptions = {}): Promise<PluginHandle<T>> {
+export async function spawnPlugin<T = string>(command: string, args: readonly string[] = [], options: PluginOptions<T> = {}): Promise<PluginHandle<T>> {
   const handle = createHandle<T>(command, args, options);
   await startHandle(handle);
   return handle;

@@ -15,8 +15,8 @@ import net from 'node:net';
 import { PipeIOError, errnoCode } from './errors.js';
 import type { RecreateInfo, WriterEvents } from './events.js';
 import { FifoHandle, OwnedFifo } from './fifo.js';
-import { type Codec, resolveCodec, textCodec } from './codec.js';
-import { assertMessage, joinLines } from './framing.js';
+import { type AnyCodec, type Outgoing, encodeBytes, isBinary, resolveCodec, textCodec } from './codec.js';
+import { assertBytesMessage, assertMessage, joinLines } from './framing.js';
 import { PipeServerBase } from './lifecycle.js';
 import { type ResolvedOptions, type WriterOptions, resolveOptions } from './options.js';
 
@@ -38,19 +38,22 @@ export interface PipeWriterHooks {
 }
 
 /**
- * @internal The line for `message`; an encoding failure is returned as the error, for
- * `send()` to reject with (text skips the codec: the writer checks strings itself).
+ * @internal The line for `message`: a string, or a Buffer for a binary codec; an encoding
+ * failure is returned as the error, for `send()` to reject with (text skips the codec: the
+ * writer checks strings itself).
  */
-export function encodeMessage<T>(codec: Codec<T>, message: T): string | Error {
-  if (codec === (textCodec as Codec<unknown>)) return message as string;
+export function encodeMessage<T>(codec: AnyCodec<T>, message: Outgoing<T>): string | Buffer | Error {
+  if (codec === (textCodec as AnyCodec<unknown>)) return message as string;
   try {
-    return codec.encode(message);
+    // Bytes come as a view, not a copy: the writer copies them into its batch at once.
+    return isBinary(codec) ? encodeBytes(codec, message as T) : codec.encode(message as T);
   } catch (error) {
     return error instanceof Error ? error : new TypeError(String(error));
   }
 }
 
 const noop = (): void => {};
+const NEWLINE = 0x0a;
 const sendPromises = new WeakSet<Promise<void>>();
 
 /**
@@ -65,20 +68,41 @@ export function isSendPromise(value: unknown): boolean {
  * Lines sent in one turn of the event loop, written with one `write()` and settled with
  * one promise: a promise per line would cost more than the write itself (the bench saw
  * half the time of a send-heavy process go to collecting them).
+ *
+ * Text lines are kept as strings and joined at the write. Byte lines are copied into
+ * `raw` as they are sent: the copy that joining them needs anyway, made early so that the
+ * caller may reuse its Buffer as soon as `send()` returns, and so that the newline check
+ * still holds when the bytes are written.
  */
 class Batch {
-  /** The lines, or the raw bytes rescued from a deleted pipe. */
+  /** The text lines, or null for a batch of bytes. */
   lines: string[] | null;
+  /** The bytes: byte lines with their newlines (`used` of them so far), or what was rescued from a deleted pipe. */
   raw: Buffer | null;
-  /** Queue accounting: characters plus one per newline. */
+  used = 0;
+  /** Queue accounting: characters (text) or bytes, plus one per newline. */
   size = 0;
   #promise: Promise<void> | undefined;
   #resolve: (() => void) | undefined;
   #reject: ((error: Error) => void) | undefined;
 
-  constructor(raw: Buffer | null = null) {
-    this.lines = raw === null ? [] : null;
-    this.raw = raw;
+  /** A batch of text lines (no argument), of byte lines (`capacity` bytes to start), or of rescued bytes. */
+  constructor(raw: Buffer | null = null, capacity = 0) {
+    this.lines = raw === null && capacity === 0 ? [] : null;
+    this.raw = raw ?? (capacity > 0 ? Buffer.allocUnsafe(capacity) : null);
+    this.used = raw?.length ?? 0;
+  }
+
+  /** Copies a byte line and its newline in; the batch grows by doubling (joining costs amortised O(1) per byte). */
+  append(bytes: Buffer): void {
+    const need = this.used + bytes.length + 1;
+    if (need > this.raw!.length) {
+      const grown = Buffer.allocUnsafe(Math.max(need, this.raw!.length * 2));
+      this.raw!.copy(grown, 0, 0, this.used);
+      this.raw = grown;
+    }
+    this.used += bytes.copy(this.raw!, this.used);
+    this.raw![this.used++] = NEWLINE;
   }
 
   /** The promise every line of this batch returns. */
@@ -93,8 +117,9 @@ class Batch {
     return this.#promise;
   }
 
-  encode(): string {
-    return joinLines(this.lines!);
+  /** What to write: the joined text, or the bytes. */
+  encode(): string | Buffer {
+    return this.lines === null ? this.raw!.subarray(0, this.used) : joinLines(this.lines);
   }
 
   settle(error?: Error): void {
@@ -189,22 +214,29 @@ export class PipeWriter {
     this.#socket = socket;
   }
 
-  /** Queues one line (or rejects with the encoding error given); resolves once it is written into the pipe. */
-  send(message: string | Error): Promise<void> {
+  /**
+   * Queues one line, text or bytes (or rejects with the encoding error given); resolves once
+   * it is written into the pipe. Bytes are copied before it returns.
+   */
+  send(message: string | Buffer | Error): Promise<void> {
     if (message instanceof Error) return Promise.reject(message);
+    const bytes = typeof message !== 'string';
     try {
-      assertMessage(message);
+      if (bytes) assertBytesMessage(message);
+      else assertMessage(message);
     } catch (error) {
       return Promise.reject(error);
     }
     if (!this.#open) return Promise.reject(this.#stoppedError());
     const size = message.length + 1;
     let batch = this.#tail;
-    if (batch === undefined || (batch.size + size > MAX_CHUNK && batch.size > 0)) {
-      batch = this.#tail = new Batch();
+    if (batch === undefined || (batch.lines === null) !== bytes || (batch.size + size > MAX_CHUNK && batch.size > 0)) {
+      // A byte batch starts small (Node pools allocations under 4 KiB) and grows to what is sent.
+      batch = this.#tail = bytes ? new Batch(null, Math.max(size, 1024)) : new Batch();
       this.#queue.push(batch);
     }
-    batch.lines!.push(message);
+    if (bytes) batch.append(message);
+    else batch.lines!.push(message);
     batch.size += size;
     this.#queuedBytes += size;
     if (!this.#needsDrain && this.#queuedBytes > this.options.highWaterMark) this.#needsDrain = true;
@@ -231,7 +263,7 @@ export class PipeWriter {
       const batch = this.#queue[this.#head]!;
       if (batch === this.#tail) this.#tail = undefined; // later sends start a new batch
       // A string goes to write(2) without a Buffer made for it first: on the echo path that allocation showed.
-      const chunk = batch.raw ?? batch.encode();
+      const chunk = batch.encode();
       const bytes = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
       let written: number;
       try {
@@ -323,6 +355,7 @@ export class PipeWriter {
       const batch = this.#queue[this.#head]!;
       batch.lines = null;
       batch.raw = Buffer.concat([rescued, rest.subarray(rest.length - unwritten)]);
+      batch.used = batch.raw.length;
       this.#inflight = false;
       this.#inflightBytes = undefined;
     } else if (rescued.length > 0) {
@@ -407,7 +440,7 @@ export class PipeWriter {
  */
 export class PipeWriterServer<T = string> extends PipeServerBase<WriterEvents> {
   readonly #writer: PipeWriter;
-  readonly #codec: Codec<T>;
+  readonly #codec: AnyCodec<T>;
 
   /**
    * @param outPipe - path of the FIFO clients read from
@@ -415,10 +448,10 @@ export class PipeWriterServer<T = string> extends PipeServerBase<WriterEvents> {
    */
   constructor(
     readonly outPipe: string,
-    options: WriterOptions = {},
+    options: WriterOptions<T> = {},
   ) {
     super(options.signal);
-    this.#codec = resolveCodec(options.codec) as Codec<T>;
+    this.#codec = resolveCodec(options.codec) as AnyCodec<T>;
     this.#writer = new PipeWriter(outPipe, resolveOptions(options), {
       drain: () => this.emit('drain'),
       recreate: (info) => this.emit('recreate', info),
@@ -430,13 +463,14 @@ export class PipeWriterServer<T = string> extends PipeServerBase<WriterEvents> {
    * Sends one message: resolves once the line is written into the out pipe. Rejects with a
    * `TypeError` if the line would contain a newline or the codec cannot encode the value
    * (nothing is written), and with a {@link PipeIOError} (`ERR_SERVER_STOPPED`) when the
-   * server is not running or stops first.
+   * server is not running or stops first. A `Buffer` is copied before `send()` returns:
+   * it may be reused at once.
    */
-  send(message: T): Promise<void> {
+  send(message: Outgoing<T>): Promise<void> {
     return this.#writer.send(encodeMessage(this.#codec, message));
   }
 
-  /** Size of what is queued and not yet in the pipe: characters plus one per newline (bytes, for ASCII text). */
+  /** Size of what is queued and not yet in the pipe: characters (bytes, for ASCII text or the buffer codec) plus one per newline. */
   get queuedBytes(): number {
     return this.#writer.queuedBytes;
   }
