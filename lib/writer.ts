@@ -15,7 +15,7 @@ import net from 'node:net';
 import { PipeIOError, errnoCode } from './errors.js';
 import type { RecreateInfo, WriterEvents } from './events.js';
 import { FifoHandle, OwnedFifo } from './fifo.js';
-import { type AnyCodec, type Outgoing, encodeBytes, isBinary, resolveCodec, textCodec } from './codec.js';
+import { type AnyCodec, type Outgoing, bufferCodec, encodeBytes, isBinary, resolveCodec, textCodec } from './codec.js';
 import { assertBytesMessage, assertMessage, joinLines } from './framing.js';
 import { PipeServerBase } from './lifecycle.js';
 import { type ResolvedOptions, type WriterOptions, resolveOptions } from './options.js';
@@ -44,6 +44,8 @@ export interface PipeWriterHooks {
  */
 export function encodeMessage<T>(codec: AnyCodec<T>, message: Outgoing<T>): string | Buffer | Error {
   if (codec === (textCodec as AnyCodec<unknown>)) return message as string;
+  // The buffer codec's hot path: a Buffer goes as it is (the writer checks and copies it).
+  if (codec === (bufferCodec as AnyCodec<unknown>) && Buffer.isBuffer(message)) return message;
   try {
     // Bytes come as a view, not a copy: the writer copies them into its batch at once.
     return isBinary(codec) ? encodeBytes(codec, message as T) : codec.encode(message as T);
@@ -80,28 +82,30 @@ class Batch {
   /** The bytes: byte lines with their newlines (`used` of them so far), or what was rescued from a deleted pipe. */
   raw: Buffer | null;
   used = 0;
+  /** The memory a batch of byte lines was given: the writer's to reuse once the batch is written. */
+  readonly memory: Buffer | null;
   /** Queue accounting: characters (text) or bytes, plus one per newline. */
   size = 0;
   #promise: Promise<void> | undefined;
   #resolve: (() => void) | undefined;
   #reject: ((error: Error) => void) | undefined;
 
-  /** A batch of text lines (no argument), of byte lines (`capacity` bytes to start), or of rescued bytes. */
-  constructor(raw: Buffer | null = null, capacity = 0) {
-    this.lines = raw === null && capacity === 0 ? [] : null;
-    this.raw = raw ?? (capacity > 0 ? Buffer.allocUnsafe(capacity) : null);
+  /**
+   * A batch of text lines (no arguments), of byte lines (`memory` to copy them into, none of
+   * it used yet), or of bytes rescued from a deleted pipe (`raw`).
+   */
+  constructor(raw: Buffer | null = null, memory: Buffer | null = null) {
+    this.lines = raw === null && memory === null ? [] : null;
+    this.raw = raw ?? memory;
+    this.memory = memory;
     this.used = raw?.length ?? 0;
   }
 
-  /** Copies a byte line and its newline in; the batch grows by doubling (joining costs amortised O(1) per byte). */
+  /** Copies a byte line and its newline in; the caller made sure they fit. */
   append(bytes: Buffer): void {
-    const need = this.used + bytes.length + 1;
-    if (need > this.raw!.length) {
-      const grown = Buffer.allocUnsafe(Math.max(need, this.raw!.length * 2));
-      this.raw!.copy(grown, 0, 0, this.used);
-      this.raw = grown;
-    }
-    this.used += bytes.copy(this.raw!, this.used);
+    // set(), not copy(): Buffer's copy() is a wrapper around it that showed in the profile.
+    this.raw!.set(bytes, this.used);
+    this.used += bytes.length;
     this.raw![this.used++] = NEWLINE;
   }
 
@@ -158,6 +162,12 @@ export class PipeWriter {
   #scheduled = false;
   #switching = false;
   #open = false;
+  /**
+   * The memory of the last byte batch written, for the next one: a batch of byte lines needs
+   * `MAX_CHUNK` bytes to copy them into, and allocating that for every batch cost more (in GC
+   * of external memory) than the copies. Once a batch is written nothing holds its memory.
+   */
+  #spare: Buffer | undefined;
 
   /**
    * @param path - the out pipe
@@ -231,8 +241,7 @@ export class PipeWriter {
     const size = message.length + 1;
     let batch = this.#tail;
     if (batch === undefined || (batch.lines === null) !== bytes || (batch.size + size > MAX_CHUNK && batch.size > 0)) {
-      // A byte batch starts small (Node pools allocations under 4 KiB) and grows to what is sent.
-      batch = this.#tail = bytes ? new Batch(null, Math.max(size, 1024)) : new Batch();
+      batch = this.#tail = bytes ? new Batch(null, this.#memoryFor(size)) : new Batch();
       this.#queue.push(batch);
     }
     if (bytes) batch.append(message);
@@ -242,6 +251,14 @@ export class PipeWriter {
     if (!this.#needsDrain && this.#queuedBytes > this.options.highWaterMark) this.#needsDrain = true;
     this.#schedule();
     return batch.promise;
+  }
+
+  /** Memory for a new batch of byte lines, the first `size` bytes long: the spare, or new. */
+  #memoryFor(size: number): Buffer {
+    if (size > MAX_CHUNK) return Buffer.allocUnsafeSlow(size); // a long line: a batch of its own
+    const memory = this.#spare ?? Buffer.allocUnsafeSlow(MAX_CHUNK);
+    this.#spare = undefined;
+    return memory;
   }
 
   #stoppedError(): PipeIOError {
@@ -317,6 +334,8 @@ export class PipeWriter {
 
   #settleHead(error: Error | undefined): void {
     const batch = this.#queue[this.#head]!;
+    // Not a batch #replaced() gave other bytes: libuv may still hold its memory.
+    if (error === undefined && batch.memory?.length === MAX_CHUNK && batch.raw === batch.memory) this.#spare = batch.memory;
     this.#queuedBytes -= batch.size;
     batch.settle(error);
     this.#head++;

@@ -334,6 +334,31 @@ describe("codec: 'buffer'", function () {
     expect(got.map(String)).to.deep.equal(['000', '111', '222', '333', '444']);
   });
 
+  it('keeps every byte in order when many sends fill the pipe and share batches (a reader process slower than the sender)', async function () {
+    if (!haveCommand('python3')) this.skip();
+    const writer = track(new PipeWriterServer<Buffer>(outPath, { codec: 'buffer', highWaterMark: 256 * 1024 }));
+    await writer.start();
+    const file = path.join(dir, 'received');
+    // A reader that sips: the pipe fills, writes go through libuv, batches are reused.
+    const sip = 'import os, sys, time\nfd = os.open(sys.argv[1], os.O_RDONLY)\nwith open(sys.argv[2], "wb") as out:\n    n = 0\n    while True:\n        chunk = os.read(fd, 7919)\n        if not chunk:\n            break\n        out.write(chunk)\n        n += 1\n        if n % 64 == 0:\n            time.sleep(0.002)\n';
+    const reader = run('python3', ['-c', sip, outPath, file]);
+    const next = random(SEED + 3);
+    const messages = Array.from({ length: 20_000 }, (_, i) => randomBytes(next, i % 100 === 0 ? 70_000 : 1 + Math.floor(next() * 200)));
+    let last: Promise<void> | undefined;
+    for (const message of messages) {
+      last = writer.send(message);
+      if (writer.needsDrain) await new Promise<void>((resolve) => writer.once('drain', () => resolve()));
+    }
+    await last;
+    await writer.stop();
+    const result = await within(reader.done, 20_000, 'the reader to see end of stream');
+    expect(result.code, result.stderr).to.equal(0);
+    const received = fs.readFileSync(file);
+    const expected = Buffer.concat(messages.flatMap((m) => [m, Buffer.from('\n')]));
+    expect(received.length).to.equal(expected.length);
+    expect(received.equals(expected), `first difference at byte ${received.findIndex((b, i) => b !== expected[i])}`).to.equal(true);
+  });
+
   it('rejects a Buffer with a newline with a TypeError and writes nothing, from the server, the writer and the client', async () => {
     const server = track(new PipeIOServer<Buffer>(inPath, outPath, { codec: 'buffer' }));
     const fromClient: Buffer[] = [];
