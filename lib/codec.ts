@@ -97,12 +97,13 @@ export const bufferCodec: BinaryCodec<Buffer> = {
 /**
  * A codec by name, or a codec object. A name is only accepted where the messages it yields
  * fit the message type `T`: `'text'` where a string is a `T`, `'buffer'` where a `Buffer` is
- * (`new PipeIOServer<Buffer>(…, { codec: 'buffer' })`); `'json'` anywhere (its values are
- * not checked: say what you expect).
+ * (`new PipeIOServer<Buffer>(…, { codec: 'buffer' })`); `'json'` (or {@link jsonCodec})
+ * anywhere (its values are not checked: say what you expect).
  * @typeParam T - the message type; by default any
  */
 export type CodecOption<T = any> =
   | 'json'
+  | typeof jsonCodec
   | ([string] extends [T] ? 'text' : never)
   | ([Buffer] extends [T] ? 'buffer' : never)
   | Codec<T>

@@ -17,6 +17,7 @@ import {
   PipeWriterServer,
   type PluginHandle,
   bufferCodec,
+  jsonCodec,
   spawnPlugin,
 } from '../lib/index.js';
 import { type Running, run, tempDir, waitFor, within } from './helpers/fixtures.js';
@@ -273,6 +274,9 @@ describe("codec: 'buffer'", function () {
     void new PipeIOServer<Buffer>(inPath, outPath, { codec: 'text' });
     // @ts-expect-error a string is not a message of a Buffer server
     server.send('text').catch(() => {});
+    // JSON, by name or as the object, fits any message type: its values are the caller's to trust.
+    void new PipeIOServer<{ op: string }>(inPath, outPath, { codec: jsonCodec });
+    void new PipeIOServer<{ op: string }>(inPath, outPath, { codec: 'json' });
     // A binary codec of your own: Latin-1 text, with the message type inferred from it.
     const latin1: BinaryCodec<string> = { binary: true, encode: (s) => Buffer.from(s, 'latin1'), decode: (b) => b.toString('latin1') };
     const typed = new PipeIOServer(inPath, outPath, { codec: latin1 });
