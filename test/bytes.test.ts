@@ -20,6 +20,7 @@ import {
   jsonCodec,
   spawnPlugin,
 } from '../lib/index.js';
+import { ByteLineDecoder } from '../lib/framing.js';
 import { type Running, run, tempDir, waitFor, within } from './helpers/fixtures.js';
 
 const CLIENTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../clients');
@@ -254,6 +255,30 @@ describe("codec: 'buffer'", function () {
     servers.push(server);
     return server;
   }
+
+  it('ByteLineDecoder hands out the exact bytes of every line however the stream is cut, and drops what is too long', () => {
+    const lines = [Buffer.from([0xff, 0x00, 0x0d]), Buffer.alloc(0), Buffer.from('caf\xe9\r', 'latin1'), Buffer.alloc(9, 0x80), Buffer.from([0])];
+    const stream = Buffer.concat([...lines.flatMap((l) => [l, Buffer.from('\n')]), Buffer.alloc(11, 0xfe), Buffer.from('\n\0tail')]);
+    // Every cut into two chunks, then one byte at a time: a line within a chunk, across chunks, at its edges.
+    const cuts = [...Array.from({ length: stream.length + 1 }, (_, i) => [i]), Array.from({ length: stream.length }, (_, i) => i)];
+    // A limit of 10 drops the 11-byte line (and checks each line); 1000 takes the fast path.
+    for (const max of [10, 1000]) {
+      for (const cut of cuts) {
+        const what = `limit ${max}, cut at ${cut.length > 1 ? 'every byte' : cut[0]}`;
+        const got: Buffer[] = [];
+        let oversize = 0;
+        const decoder = new ByteLineDecoder(max, { line: (l) => got.push(Buffer.from(l)), oversize: () => oversize++ });
+        let from = 0;
+        for (const at of [...cut, stream.length]) {
+          decoder.push(stream.subarray(from, at));
+          from = at;
+        }
+        decoder.end();
+        expectSameBytes(got, [...lines, ...(max === 10 ? [] : [Buffer.alloc(11, 0xfe)]), Buffer.from('\0tail')], what);
+        expect(oversize, what).to.equal(max === 10 ? 1 : 0);
+      }
+    }
+  });
 
   it('types follow the codec: Buffer messages in, Buffer or Uint8Array out, and a mismatch does not compile', () => {
     const server = new PipeIOServer<Buffer>(inPath, outPath, { codec: 'buffer' });
