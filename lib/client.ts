@@ -264,9 +264,10 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
 
   /**
    * Sends one message. Resolves once its line is written into the send pipe. Rejects with a
-   * `TypeError` if it cannot be one line (a text message with a newline, a value JSON cannot
-   * encode), with nothing written; and with a {@link PipeIOError} `ERR_SERVER_STOPPED` when
-   * the client is not open or the server stopped reading.
+   * `TypeError` if it cannot be one line (a text message with a newline, bytes with 0x0A, a
+   * value JSON cannot encode), with nothing written; and with a {@link PipeIOError}
+   * `ERR_SERVER_STOPPED` when the client is not open or the server stopped reading. Bytes
+   * are copied before it returns.
    */
   send(value: Outgoing<T>): Promise<void> {
     let data: Buffer;
