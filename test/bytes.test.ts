@@ -358,9 +358,12 @@ describe("codec: 'buffer'", function () {
       sent.push(server.send(scratch));
     }
     scratch.fill(0x0a); // newlines, after the checks: must not reach the pipe
+    // A Uint8Array that is a window on a larger buffer: exactly its bytes go.
+    const memory = new Uint8Array([0x0a, 0x0a, 0x61, 0x00, 0x62, 0x0a]);
+    sent.push(server.send(new Uint8Array(memory.buffer, 2, 3)));
     await Promise.all(sent);
-    await waitFor(() => got.length >= 5, '5 messages');
-    expect(got.map(String)).to.deep.equal(['000', '111', '222', '333', '444']);
+    await waitFor(() => got.length >= 6, '6 messages');
+    expect(got.map(String)).to.deep.equal(['000', '111', '222', '333', '444', 'a\0b']);
   });
 
   it('keeps every byte in order when many sends fill the pipe and share batches (a reader process slower than the sender)', async function () {
@@ -432,6 +435,30 @@ describe("codec: 'buffer'", function () {
     await waitFor(() => received.length === 2, '2 messages');
     expectSameBytes(received, [Buffer.alloc(1000, 0), Buffer.from([0])], 'received');
     expect(oversize).to.deep.equal([1000]);
+  });
+
+  it('a binary codec that cannot decode a line reports it (as hex) through warning, skips it and goes on', async () => {
+    const even: BinaryCodec<number> = {
+      binary: true,
+      encode: (n) => Buffer.from([n]),
+      decode: (b) => {
+        if (b.length !== 1 || b[0]! % 2 !== 0) throw new Error('not one even byte');
+        return b[0]!;
+      },
+    };
+    const reader = track(new PipeReaderServer<number>(inPath, { codec: even }));
+    const got: number[] = [];
+    const warnings: Error[] = [];
+    reader.on('message', (n) => got.push(n));
+    reader.on('warning', (error) => warnings.push(error));
+    await reader.start();
+    const fd = fs.openSync(inPath, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+    fs.writeSync(fd, Buffer.from([2, 0x0a, 0xff, 0x00, 0x0a, 4, 0x0a]));
+    fs.closeSync(fd);
+    await waitFor(() => got.length === 2 && warnings.length === 1, 'two messages and a warning');
+    expect(got).to.deep.equal([2, 4]);
+    expect((warnings[0] as { code?: string }).code).to.equal('ERR_DECODE');
+    expect(warnings[0]!.message).to.include('not one even byte').and.include('"ff00"');
   });
 
   it('a binary codec of your own gets the raw line: Latin-1 text both ways', async () => {
