@@ -3,7 +3,7 @@
  * side by side in one run, 64-byte messages.
  *
  *   node dist/bench/run.js [--smoke] [--runs K] [--n N] [--echo M] [--scale COUNT]
- *                          [--systems ours,c,unix,naive] [--pin same,cross|none]
+ *                          [--systems ours,ours-buffer,c,unix,naive] [--pin same,cross|none]
  *                          [--profile] [--assert] [--verbose]
  *
  * Tests (each system under test runs in its own child process; C programs from
@@ -18,6 +18,8 @@
  *          and server pinned to one CPU ("same") and to different CPUs
  *          ("cross"): on this kind of VM a cross-CPU wake-up costs ~50 µs,
  *          and unpinned runs flip between the two at random.
+ *   ours-buffer runs in and out with codec 'buffer' (Buffer messages), beside
+ *          ours with the default text codec.
  *   scale  COUNT pipe-io-server echo servers in one process: time to start
  *          all, max event-loop block while starting, RSS, and echo on one of
  *          them while the others idle.
@@ -76,7 +78,7 @@ function usage(message?: string): never {
   process.stderr.write(
     'usage: node dist/bench/run.js [--smoke] [--runs K] [--n N] [--echo M] [--warmup W]\n' +
       '                             [--scale COUNT] [--scale-dirs DIR,DIR] [--dir DIR]\n' +
-      '                             [--systems ours,c,unix,naive] [--tests in,out,echo,scale,bridge]\n' +
+      '                             [--systems ours,ours-buffer,c,unix,naive] [--tests in,out,echo,scale,bridge]\n' +
       '                             [--pin same,cross|none]\n' +
       '                             [--profile] [--assert] [--verbose]\n' +
       '       node dist/bench/run.js --render RESULTS.json   (rewrites RESULTS.svg from it)\n',
@@ -95,7 +97,7 @@ function parseOptions(argv: string[]): Options {
     scaleCount: smoke ? 100 : 1_000,
     scaleDirs: undefined,
     dir: os.tmpdir(),
-    systems: ['ours', 'c', 'unix', 'naive'],
+    systems: ['ours', 'ours-buffer', 'c', 'unix', 'naive'],
     tests: [...TESTS],
     pinModes: ['same', 'cross'],
     profile: false,
@@ -195,12 +197,13 @@ const C_SRC = join(ROOT, 'bench/c');
 const C_BIN = join(ROOT, 'bench/build');
 const RESULTS = join(ROOT, 'bench/results');
 // Only a full run (every system and test, default pinning) replaces latest.*; others go to tmp/.
-const FULL_RUN = !opts.smoke && opts.systems.length === 4 && opts.tests.length === TESTS.length && opts.scaleCount > 0;
+const FULL_RUN = !opts.smoke && opts.systems.length === Object.keys(SYSTEM_LABELS).length && opts.tests.length === TESTS.length && opts.scaleCount > 0;
 const OUT_DIR = FULL_RUN ? RESULTS : join(RESULTS, 'tmp');
 const OUT_NAME = FULL_RUN ? 'latest' : opts.smoke ? 'smoke' : 'partial';
 const PROFILE_DIR = join(RESULTS, 'tmp/prof');
-const SERVERS: Record<'ours' | 'unix' | 'naive', string> = {
+const SERVERS: Record<'ours' | 'ours-buffer' | 'unix' | 'naive', string> = {
   ours: join(HERE, 'ours/server.js'),
+  'ours-buffer': join(HERE, 'ours/server.js'),
   unix: join(HERE, 'baselines/unix-socket.js'),
   naive: join(HERE, 'baselines/naive-fifo.js'),
 };
@@ -301,10 +304,14 @@ function nodeProc(name: string, script: string, args: string[], cpu?: number, pr
   return new Proc(name, process.execPath, [...flags, script, ...args], { cpu, taskset: TASKSET, verbose: opts.verbose });
 }
 
-function serverProc(sys: 'ours' | 'unix' | 'naive', mode: 'in' | 'out' | 'echo', dir: string, n: number, cpu?: number, tag = ''): Proc {
+function serverProc(sys: 'ours' | 'ours-buffer' | 'unix' | 'naive', mode: 'in' | 'out' | 'echo', dir: string, n: number, cpu?: number, tag = ''): Proc {
   const inPath = sys === 'unix' ? join(dir, 'sock') : join(dir, 'in');
-  return nodeProc(`${sys}-${mode}`, SERVERS[sys], [mode, inPath, join(dir, 'out'), String(n)], cpu, sys === 'ours' ? `ours-${mode}${tag}` : undefined);
+  const args = [mode, inPath, join(dir, 'out'), String(n), ...(sys === 'ours-buffer' ? ['buffer'] : [])];
+  return nodeProc(`${sys}-${mode}`, SERVERS[sys], args, cpu, sys === 'ours' || sys === 'ours-buffer' ? `${sys}-${mode}${tag}` : undefined);
 }
+
+/** Systems the echo test runs on: the buffer codec is measured in and out only. */
+const hasEcho = (sys: SystemId): boolean => sys !== 'ours-buffer';
 
 function mkfifo(...paths: string[]): void {
   execFileSync('mkfifo', ['-m', '600', ...paths]);
@@ -488,7 +495,8 @@ const scaleEcho: Partial<Record<PinMode, EchoFigure[]>>[] = SCALE_DIRS.map(() =>
 const withScale = opts.tests.includes('scale') && opts.systems.includes('ours') && opts.scaleCount > 0;
 const flowTests = (['in', 'out'] as const).filter((t) => opts.tests.includes(t));
 const echoPins = opts.tests.includes('echo') ? pinModes : [];
-const stepsPerRound = opts.systems.length * (flowTests.length + echoPins.length) + (withScale ? SCALE_DIRS.length : 0);
+const stepsPerRound =
+  opts.systems.length * flowTests.length + opts.systems.filter(hasEcho).length * echoPins.length + (withScale ? SCALE_DIRS.length : 0);
 // The bridge runs once, after the rounds (it takes its own runs and medians), when Redis is here.
 const redisServer = opts.tests.includes('bridge') ? findRedisServer() : undefined;
 const totalSteps = stepsPerRound * opts.runs + (redisServer ? 1 : 0);
@@ -540,7 +548,7 @@ for (let run = 1; run <= opts.runs; run++) {
     }
   }
   for (const pin of echoPins) {
-    for (const sys of order) {
+    for (const sys of order.filter(hasEcho)) {
       const v = await runStep(
         `${tag}  echo  ${name(sys)} ${pin.padEnd(5)}`,
         () => measureEcho(sys, pin, run),
@@ -622,6 +630,8 @@ if (ours) {
     }
     results.ratios[`ours/${base}`] = ratio;
   }
+  const buffer = S['ours-buffer'];
+  if (buffer) results.ratios['ours-buffer/ours'] = { in: div(buffer.in.median, ours.in.median), out: div(buffer.out.median, ours.out.median) };
   const t = results.targets;
   const check = (name: string, value: number, target: string, pass: boolean): void => {
     if (Number.isFinite(value)) t.push({ name, value, target, pass });
@@ -629,6 +639,12 @@ if (ours) {
   const vsUnix = results.ratios['ours/unix'];
   const vsNaive = results.ratios['ours/naive'];
   const vsC = results.ratios['ours/c'];
+  const vsText = results.ratios['ours-buffer/ours'];
+  if (vsText) {
+    // Issue 19: no decoding, no copy beyond the framing's; "at least as fast", less the noise of one run.
+    check("in: codec 'buffer' / text", vsText.in!, '>= 0.95x', vsText.in! >= 0.95);
+    check("out: codec 'buffer' / text", vsText.out!, '>= 0.95x', vsText.out! >= 0.95);
+  }
   if (vsUnix) {
     check('in: ours / Node Unix socket', vsUnix.in!, '>= 2x', vsUnix.in! >= 2);
     check('out: ours / Node Unix socket', vsUnix.out!, '>= 5x', vsUnix.out! >= 5);
@@ -678,6 +694,10 @@ if (ours) {
   lines.push('');
   lines.push('Ratios, ours / baseline (throughput: higher is better; latency: lower is better):');
   for (const [key, r] of Object.entries(results.ratios)) {
+    if (key === 'ours-buffer/ours') {
+      lines.push(`  codec 'buffer' / text  in ${fmtRatio(r.in)}  out ${fmtRatio(r.out)}`);
+      continue;
+    }
     const base = key.split('/')[1] as SystemId;
     const echo = pinModes.map((p) => `echo ${p} ${fmtRatio(r[`echo_rtps_${p}`])} (p50 ${fmtRatio(r[`echo_p50_${p}`])}, p99 ${fmtRatio(r[`echo_p99_${p}`])})`).join('  ');
     lines.push(`  vs ${SHORT_LABELS[base].padEnd(16)}  in ${fmtRatio(r.in)}  out ${fmtRatio(r.out)}  ${echo}`);
@@ -717,7 +737,7 @@ if (results.bridge && 'skipped' in results.bridge) {
 }
 if (results.targets.length) {
   lines.push('');
-  lines.push(`Targets (issue 5)${opts.smoke ? ' — smoke run: informational only' : ''}:`);
+  lines.push(`Targets (issues 5 and 19)${opts.smoke ? ' — smoke run: informational only' : ''}:`);
   for (const t of results.targets) {
     const v = t.name.endsWith(', ms') ? fmtMs(t.value) : t.name.endsWith(', MB') ? `${t.value.toFixed(0)} MB` : fmtRatio(t.value);
     lines.push(`  ${t.pass ? 'MET ' : 'MISS'}  ${t.name}: ${v} (target ${t.target})`);

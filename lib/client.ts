@@ -11,22 +11,28 @@
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
-import { type Codec, type CodecOption, decodeLine, resolveCodec } from './codec.js';
+import { type AnyCodec, type CodecOption, type Outgoing, decodeLine, encodeBytes, isBinary, resolveCodec } from './codec.js';
 import { PipeIOError, describeErrno, errnoCode } from './errors.js';
 import type { OversizeInfo } from './events.js';
 import { MessageFeed } from './feed.js';
-import { LineDecoder, assertMessage } from './framing.js';
+import { ByteLineDecoder, LineDecoder, assertBytesMessage, assertMessage } from './framing.js';
 
 const { O_RDONLY, O_WRONLY, O_NONBLOCK, O_NOFOLLOW } = fs.constants;
 
-/** Options of {@link PipeIOClient}. */
-export interface PipeIOClientOptions {
+/**
+ * Options of {@link PipeIOClient}.
+ * @typeParam T - the message type, which the codec must yield: see {@link CodecOption}
+ */
+export interface PipeIOClientOptions<T = string> {
   /** The pipe the client writes to (the server's in pipe). Default: `$PIPE_IO_SEND`. */
   send?: string;
   /** The pipe the client reads from (the server's out pipe). Default: `$PIPE_IO_RECV`. */
   recv?: string;
-  /** How messages are encoded on the wire: `'text'` (default), `'json'` or a {@link Codec}. */
-  codec?: CodecOption;
+  /**
+   * How messages are encoded on the wire: `'text'` (default), `'json'`, `'buffer'` (raw bytes,
+   * for a `PipeIOClient<Buffer>`) or a {@link Codec}.
+   */
+  codec?: CodecOption<T>;
   /**
    * How long, in milliseconds, {@link PipeIOClient.connect} waits for a server to appear
    * (pipes missing, or present with no server reading). Default `10000`.
@@ -98,7 +104,7 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
    * which the server goes on reading while the client holds it.
    */
   readonly recvPath: string;
-  readonly #codec: Codec<T>;
+  readonly #codec: AnyCodec<T>;
   readonly #timeout: number;
   readonly #maxMessageBytes: number;
   readonly #signal: AbortSignal | undefined;
@@ -124,7 +130,7 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
    * @param options - paths, codec and timeouts; see {@link PipeIOClientOptions}
    * @throws TypeError when a path is neither given nor in the environment, or an option is invalid
    */
-  constructor(options: PipeIOClientOptions = {}) {
+  constructor(options: PipeIOClientOptions<T> = {}) {
     super();
     const send = options.send ?? process.env.PIPE_IO_SEND;
     const recv = options.recv ?? process.env.PIPE_IO_RECV;
@@ -135,7 +141,7 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
     }
     this.sendPath = send;
     this.recvPath = recv;
-    this.#codec = resolveCodec(options.codec) as Codec<T>;
+    this.#codec = resolveCodec(options.codec) as AnyCodec<T>;
     this.#timeout = nonNegative('timeout', options.timeout, 10_000);
     this.#maxMessageBytes = nonNegative('maxMessageBytes', options.maxMessageBytes, 1024 * 1024);
     this.#signal = options.signal;
@@ -229,10 +235,11 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
   }
 
   #attach(recvFd: number, sendFd: number): void {
-    const decoder = new LineDecoder(this.#maxMessageBytes, {
-      line: (line) => this.#deliver(line),
+    const hooks = {
+      line: (line: string | Buffer) => this.#deliver(line),
       oversize: () => this.emit('oversize', { path: this.recvPath, limit: this.#maxMessageBytes }),
-    });
+    };
+    const decoder = isBinary(this.#codec) ? new ByteLineDecoder(this.#maxMessageBytes, hooks) : new LineDecoder(this.#maxMessageBytes, hooks);
     this.#readFrom(recvFd, decoder);
 
     this.#sendFd = sendFd;
@@ -243,7 +250,7 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
   }
 
   /** Reads the out pipe open on `fd` into `decoder`, which carries an unfinished line over from a previous pipe. */
-  #readFrom(fd: number, decoder: LineDecoder): void {
+  #readFrom(fd: number, decoder: LineDecoder | ByteLineDecoder): void {
     const stats = fs.fstatSync(fd);
     this.#recvId = { dev: stats.dev, ino: stats.ino, uid: this.#recvId?.uid ?? stats.uid };
     const recv = new net.Socket({ fd, readable: true, writable: false });
@@ -304,7 +311,7 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
     return undefined;
   }
 
-  #deliver(line: string): void {
+  #deliver(line: string | Buffer): void {
     const decoded = decodeLine(this.#codec, line);
     if (!decoded.ok) {
       // The same report as the servers give for a bad line.
@@ -323,16 +330,15 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
 
   /**
    * Sends one message. Resolves once its line is written into the send pipe. Rejects with a
-   * `TypeError` if it cannot be one line (a text message with a newline, a value JSON cannot
-   * encode), with nothing written; and with a {@link PipeIOError} `ERR_SERVER_STOPPED` when
-   * the client is not open or the server stopped reading.
+   * `TypeError` if it cannot be one line (a text message with a newline, bytes with 0x0A, a
+   * value JSON cannot encode), with nothing written; and with a {@link PipeIOError}
+   * `ERR_SERVER_STOPPED` when the client is not open or the server stopped reading. Bytes
+   * are copied before it returns.
    */
-  send(value: T): Promise<void> {
+  send(value: Outgoing<T>): Promise<void> {
     let data: Buffer;
     try {
-      const line = this.#codec.encode(value);
-      assertMessage(line);
-      data = Buffer.from(line + '\n');
+      data = lineOf(this.#codec, value);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -494,6 +500,22 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
       { path, cause },
     );
   }
+}
+
+/** The bytes to write for `value`: its line and the newline; throws the `TypeError` `send()` rejects with. */
+function lineOf<T>(codec: AnyCodec<T>, value: Outgoing<T>): Buffer {
+  if (!isBinary(codec)) {
+    const line = codec.encode(value as T);
+    assertMessage(line);
+    return Buffer.from(line + '\n');
+  }
+  const bytes = encodeBytes(codec, value as T);
+  assertBytesMessage(bytes);
+  // A copy with the newline: one write(2) per line needs them together, and the caller may reuse its Buffer.
+  const data = Buffer.allocUnsafe(bytes.length + 1);
+  bytes.copy(data);
+  data[bytes.length] = 0x0a;
+  return data;
 }
 
 /** Opens a FIFO, refusing anything else: writing into a regular file left at the path would swallow messages. */

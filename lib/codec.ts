@@ -1,8 +1,9 @@
 /**
  * Codecs: how a value becomes one line on the wire, and back.
  *
- * The wire stays line-based UTF-8 text whatever the codec, so a bash or C client can
- * always take part; a codec only decides what the text of each line means.
+ * The wire is always lines: bytes ended by `\n`, so a bash or C client can always take
+ * part. A text {@link Codec} sees each line as UTF-8 text; a {@link BinaryCodec} (such as
+ * `'buffer'`) sees its raw bytes, for data that is not UTF-8.
  * @module
  */
 
@@ -55,17 +56,92 @@ export const jsonCodec: Codec<unknown> = {
   },
 };
 
-/** A codec by name (`'text'`, `'json'`), or a codec object. */
-export type CodecOption = 'text' | 'json' | Codec<any>;
+/**
+ * Turns values into lines of raw bytes and back: for data that is not UTF-8 text.
+ *
+ * `encode` must return bytes without `0x0A` (the newline): a line holding one rejects the
+ * send with a `TypeError`. `decode` gets the bytes between two newlines as they arrived,
+ * never decoded; it throws on input it cannot read, reported like a {@link Codec}'s. The
+ * `Buffer` it gets may share memory with the chunk it was read in: copy what you keep.
+ * @typeParam T - the values carried
+ */
+export interface BinaryCodec<T> {
+  /** Marks the codec as one that works on bytes. */
+  readonly binary: true;
+  /** The line for `value`, without its newline. */
+  encode(value: T): Uint8Array;
+  /** The value a line stands for; throws if the line is not valid for this codec. */
+  decode(line: Buffer): T;
+}
+
+/** A text or a binary codec: what {@link resolveCodec} returns. */
+export type AnyCodec<T> = Codec<T> | BinaryCodec<T>;
+
+/**
+ * Each message is a `Buffer` holding exactly the bytes of its line: nothing is decoded or
+ * copied. `send()` takes a `Buffer` or any `Uint8Array`.
+ */
+export const bufferCodec: BinaryCodec<Buffer> = {
+  binary: true,
+  encode(value: Buffer): Buffer {
+    if (!(value instanceof Uint8Array)) {
+      throw new TypeError(`A buffer message must be a Buffer or Uint8Array, not ${value === null ? 'null' : typeof value}.`);
+    }
+    return value;
+  },
+  decode(line: Buffer): Buffer {
+    return line;
+  },
+};
+
+/**
+ * A codec by name, or a codec object. A name is only accepted where the messages it yields
+ * fit the message type `T`: `'text'` where a string is a `T`, `'buffer'` where a `Buffer` is
+ * (`new PipeIOServer<Buffer>(…, { codec: 'buffer' })`); `'json'` (or {@link jsonCodec})
+ * anywhere (its values are not checked: say what you expect).
+ * @typeParam T - the message type; by default any
+ */
+export type CodecOption<T = any> =
+  | 'json'
+  | typeof jsonCodec
+  | ([string] extends [T] ? 'text' : never)
+  | ([Buffer] extends [T] ? 'buffer' : never)
+  | Codec<T>
+  | BinaryCodec<T>;
+
+/**
+ * What `send()` takes for messages of type `T`: a channel of `Buffer`s also takes any
+ * `Uint8Array` (it is sent as it is).
+ * @typeParam T - the message type
+ */
+export type Outgoing<T> = T extends Buffer ? T | Uint8Array : T;
 
 /** The codec an option names; `undefined` means `'text'`. Throws a `TypeError` for anything else. */
-export function resolveCodec(option: CodecOption | undefined): Codec<any> {
+export function resolveCodec(option: CodecOption | undefined): AnyCodec<any> {
   if (option === undefined || option === 'text') return textCodec;
   if (option === 'json') return jsonCodec;
+  if (option === 'buffer') return bufferCodec;
   if (typeof option === 'object' && option !== null && typeof option.encode === 'function' && typeof option.decode === 'function') {
     return option;
   }
-  throw new TypeError(`Option codec must be 'text', 'json' or an object with encode() and decode(), got ${String(option)}.`);
+  throw new TypeError(`Option codec must be 'text', 'json', 'buffer' or an object with encode() and decode(), got ${String(option)}.`);
+}
+
+/**
+ * @internal The bytes a binary codec makes of `value`, as a Buffer: a view of them, not a
+ * copy. Throws the `TypeError` that `send()` rejects with for anything but a Uint8Array.
+ */
+export function encodeBytes<T>(codec: BinaryCodec<T>, value: T): Buffer {
+  const bytes = codec.encode(value);
+  if (!(bytes instanceof Uint8Array)) {
+    throw new TypeError(`A binary codec must encode to a Buffer or Uint8Array, not ${bytes === null ? 'null' : typeof bytes}.`);
+  }
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** @internal Whether a codec works on bytes (its lines are `Buffer`s). */
+export function isBinary<T>(codec: AnyCodec<T>): codec is BinaryCodec<T> {
+  return (codec as BinaryCodec<T>).binary === true;
 }
 
 /**
@@ -75,15 +151,23 @@ export function resolveCodec(option: CodecOption | undefined): Codec<any> {
 export class CodecError extends Error {
   /** Stable reason, like {@link PipeIOError.code}. */
   readonly code = 'ERR_DECODE' as const;
-  /** The line as received (cut to its first 200 characters, so a huge bad line does not flood logs). */
+  /**
+   * The line as received (cut to its first 200 characters, so a huge bad line does not flood
+   * logs); a binary codec's line is shown as hex of its first 100 bytes.
+   */
   readonly line: string;
 
   /**
    * @param line - the line that could not be decoded
    * @param cause - what the codec threw
    */
-  constructor(line: string, cause: unknown) {
-    const shown = line.length > 200 ? `${line.slice(0, 200)}…` : line;
+  constructor(line: string | Buffer, cause: unknown) {
+    const shown =
+      typeof line !== 'string'
+        ? `${line.toString('hex', 0, 100)}${line.length > 100 ? '…' : ''}`
+        : line.length > 200
+          ? `${line.slice(0, 200)}…`
+          : line;
     super(`A received line could not be decoded and was skipped (${cause instanceof Error ? cause.message : String(cause)}): ${JSON.stringify(shown)}`, {
       cause,
     });
@@ -93,11 +177,11 @@ export class CodecError extends Error {
 }
 
 /** @internal Decodes a line; a failure becomes a {@link CodecError} for the caller to report. */
-export function decodeLine<T>(codec: Codec<T>, line: string): { ok: true; value: T } | { ok: false; error: CodecError } {
-  // textCodec cannot fail: skip the try for the common case.
-  if (codec === (textCodec as Codec<unknown>)) return { ok: true, value: line as T };
+export function decodeLine<T>(codec: AnyCodec<T>, line: string | Buffer): { ok: true; value: T } | { ok: false; error: CodecError } {
+  // textCodec and bufferCodec cannot fail: skip the try for the common cases.
+  if (codec === (textCodec as Codec<unknown>) || codec === (bufferCodec as BinaryCodec<unknown>)) return { ok: true, value: line as T };
   try {
-    return { ok: true, value: codec.decode(line) };
+    return { ok: true, value: (codec.decode as (line: string | Buffer) => T)(line) };
   } catch (error) {
     return { ok: false, error: new CodecError(line, error) };
   }

@@ -13,7 +13,7 @@ export interface FeedFlow {
 
 /** Values an iterator may hold before the source pauses. */
 const HIGH_WATER = 1024;
-/** Their size (characters of the lines they came from) at which it pauses too: a few huge lines are as heavy as many small ones. */
+/** Their size (characters, or bytes for a binary codec, of the lines they came from) at which it pauses too: a few huge lines are as heavy as many small ones. */
 const HIGH_WATER_SIZE = 1024 * 1024;
 
 interface Subscriber<T> {

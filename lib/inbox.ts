@@ -3,7 +3,7 @@
  * (every iterator sees every message, whatever `handleMessage` does).
  * @module
  */
-import { type Codec, decodeLine, textCodec } from './codec.js';
+import { type AnyCodec, bufferCodec, decodeLine, textCodec } from './codec.js';
 import { PipeIOError } from './errors.js';
 import { type FeedFlow, MessageFeed } from './feed.js';
 import { isSendPromise } from './writer.js';
@@ -22,7 +22,7 @@ export class MessageInbox<T> {
 
   constructor(
     private readonly owner: InboxOwner<T>,
-    private readonly codec: Codec<T>,
+    private readonly codec: AnyCodec<T>,
     private readonly flow: FeedFlow,
     private readonly warn: (error: PipeIOError) => void,
   ) {
@@ -30,10 +30,10 @@ export class MessageInbox<T> {
   }
 
   /** Decodes a line and calls the hook; a bad line, a throw or a rejection becomes a warning, never a crash. */
-  deliver(line: string): void {
+  deliver(line: string | Buffer): void {
     let message: T;
-    if (this.codec === (textCodec as Codec<unknown>)) {
-      message = line as T; // the hot path: no codec call, no allocation
+    if (this.codec === (textCodec as AnyCodec<unknown>) || this.codec === (bufferCodec as AnyCodec<unknown>)) {
+      message = line as T; // the hot paths: no codec call, no allocation
     } else {
       const decoded = decodeLine(this.codec, line);
       if (!decoded.ok) {

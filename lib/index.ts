@@ -16,7 +16,18 @@ export { PipeServerBase, type ServerState, type EventMapOf } from './lifecycle.j
 export { PipeIOError, type PipeIOErrorCode } from './errors.js';
 export type { PipeOptions, ReaderOptions, WriterOptions, PipeIOServerOptions } from './options.js';
 export type { PipeRole, OversizeInfo, RecreateInfo, ReaderEvents, WriterEvents, PipeIOServerEvents } from './events.js';
-export { type Codec, type CodecOption, textCodec, jsonCodec, resolveCodec, CodecError } from './codec.js';
+export {
+  type Codec,
+  type BinaryCodec,
+  type AnyCodec,
+  type CodecOption,
+  type Outgoing,
+  textCodec,
+  jsonCodec,
+  bufferCodec,
+  resolveCodec,
+  CodecError,
+} from './codec.js';
 export { PipeIOClient, type PipeIOClientOptions, type PipeIOClientEvents, type ClientState } from './client.js';
 export {
   spawnPlugin,

@@ -5,14 +5,18 @@
 
 import type { CodecOption } from './codec.js';
 
-/** Options every server takes. */
-export interface PipeOptions {
+/**
+ * Options every server takes.
+ * @typeParam T - the message type, which the codec must yield: see {@link CodecOption}
+ */
+export interface PipeOptions<T = string> {
   /**
-   * How messages map to lines: `'text'` (default; a message is the line), `'json'` (one JSON
-   * value per line; a line that is not valid JSON is reported through `'warning'` and skipped),
-   * or your own {@link Codec}.
+   * How messages map to lines: `'text'` (default; a message is the line, as UTF-8 text),
+   * `'buffer'` (a message is the line's raw bytes, as a `Buffer`; for a server of `Buffer`s),
+   * `'json'` (one JSON value per line; a line that is not valid JSON is reported through
+   * `'warning'` and skipped), or your own {@link Codec} or {@link BinaryCodec}.
    */
-  codec?: CodecOption;
+  codec?: CodecOption<T>;
   /** Mode bits of the FIFOs the server creates, applied exactly, whatever the umask. Default `0o600`. */
   permissions?: number;
   /**
@@ -29,17 +33,25 @@ export interface PipeOptions {
   signal?: AbortSignal;
 }
 
-/** Options of servers that read messages. */
-export interface ReaderOptions extends PipeOptions {
+/**
+ * Options of servers that read messages.
+ * @typeParam T - the message type
+ */
+export interface ReaderOptions<T = string> extends PipeOptions<T> {
   /**
    * Longest message accepted, in bytes without the newline. A longer line is dropped and reported
    * through the `'oversize'` event; memory stays bounded even for an endless line. Default 1 MiB.
+   * Raise it for larger messages (`64 * 1024 * 1024` for up to 64 MiB): a line being read is
+   * held whole until its newline, so this is also the most one line can cost in memory.
    */
   maxMessageBytes?: number;
 }
 
-/** Options of servers that send messages. */
-export interface WriterOptions extends PipeOptions {
+/**
+ * Options of servers that send messages.
+ * @typeParam T - the message type
+ */
+export interface WriterOptions<T = string> extends PipeOptions<T> {
   /**
    * Bytes of queued, not yet written messages above which {@link PipeWriterServer.needsDrain} turns
    * true; `'drain'` fires when the queue is below it again. Default 1 MiB.
@@ -47,8 +59,11 @@ export interface WriterOptions extends PipeOptions {
   highWaterMark?: number;
 }
 
-/** Options of {@link PipeIOServer}: both halves'. */
-export interface PipeIOServerOptions extends ReaderOptions, WriterOptions {}
+/**
+ * Options of {@link PipeIOServer}: both halves'.
+ * @typeParam T - the message type
+ */
+export interface PipeIOServerOptions<T = string> extends ReaderOptions<T>, WriterOptions<T> {}
 
 /** @internal */
 export interface ResolvedOptions {
@@ -68,7 +83,7 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
 }
 
 /** @internal Fills in defaults and rejects nonsense early, with the option's name. */
-export function resolveOptions(options: PipeIOServerOptions = {}): ResolvedOptions {
+export function resolveOptions(options: PipeIOServerOptions<any> = {}): ResolvedOptions {
   const permissions = positiveInteger('permissions', options.permissions, 0o600, 0);
   if (permissions > 0o7777) throw new RangeError(`Option permissions must be a file mode like 0o600, got 0o${permissions.toString(8)}.`);
   return {

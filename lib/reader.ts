@@ -14,19 +14,19 @@
  * @module
  */
 import net from 'node:net';
-import { type Codec, resolveCodec } from './codec.js';
+import { type AnyCodec, isBinary, resolveCodec } from './codec.js';
 import { PipeIOError } from './errors.js';
 import type { OversizeInfo, ReaderEvents, RecreateInfo } from './events.js';
 import { FifoHandle, OwnedFifo } from './fifo.js';
-import { LineDecoder } from './framing.js';
+import { ByteLineDecoder, LineDecoder } from './framing.js';
 import { MessageInbox } from './inbox.js';
 import { PipeServerBase } from './lifecycle.js';
 import { type ReaderOptions, type ResolvedOptions, resolveOptions } from './options.js';
 
 /** What a {@link PipeReader} reports to its owner. */
 export interface PipeReaderHooks {
-  /** One complete message. */
-  message(message: string): void;
+  /** One complete message: text, or bytes for a binary codec. */
+  message(message: string | Buffer): void;
   /** A line too long was dropped. */
   oversize(info: OversizeInfo): void;
   /** The pipe was deleted and is back. */
@@ -39,7 +39,7 @@ export interface PipeReaderHooks {
 interface Source {
   readonly handle: FifoHandle;
   readonly socket: net.Socket;
-  readonly decoder: LineDecoder;
+  readonly decoder: LineDecoder | ByteLineDecoder;
   ended: boolean;
 }
 
@@ -57,11 +57,13 @@ export class PipeReader {
   /**
    * @param path - the in pipe
    * @param options - resolved options
+   * @param codec - says whether lines are text or bytes
    * @param hooks - where messages and reports go
    */
   constructor(
     readonly path: string,
     private readonly options: ResolvedOptions,
+    private readonly codec: AnyCodec<unknown>,
     private readonly hooks: PipeReaderHooks,
   ) {}
 
@@ -80,13 +82,16 @@ export class PipeReader {
 
   #attach(handle: FifoHandle): void {
     const socket = new net.Socket({ fd: handle.openReader(), readable: true, writable: false });
+    const decoderHooks = {
+      line: this.hooks.message,
+      oversize: () => this.hooks.oversize({ path: this.path, limit: this.options.maxMessageBytes }),
+    };
     const source: Source = {
       handle,
       socket,
-      decoder: new LineDecoder(this.options.maxMessageBytes, {
-        line: this.hooks.message,
-        oversize: () => this.hooks.oversize({ path: this.path, limit: this.options.maxMessageBytes }),
-      }),
+      decoder: isBinary(this.codec)
+        ? new ByteLineDecoder(this.options.maxMessageBytes, decoderHooks)
+        : new LineDecoder(this.options.maxMessageBytes, decoderHooks),
       ended: false,
     };
     this.#sources.add(source);
@@ -227,17 +232,18 @@ export class PipeReaderServer<T = string> extends PipeServerBase<ReaderEvents<T>
    */
   constructor(
     readonly inPipe: string,
-    options: ReaderOptions = {},
+    options: ReaderOptions<T> = {},
   ) {
     super(options.signal);
     const resolved = resolveOptions(options);
-    this.#reader = new PipeReader(inPipe, resolved, {
+    const codec = resolveCodec(options.codec) as AnyCodec<T>;
+    this.#reader = new PipeReader(inPipe, resolved, codec, {
       message: (message) => this.#inbox.deliver(message),
       oversize: (info) => this.emit('oversize', info),
       recreate: (info) => this.emit('recreate', info),
       warning: (error) => this.warn(error),
     });
-    this.#inbox = new MessageInbox<T>(this, resolveCodec(options.codec) as Codec<T>, this.#reader, (error) => this.warn(error));
+    this.#inbox = new MessageInbox<T>(this, codec, this.#reader, (error) => this.warn(error));
   }
 
   /**

@@ -2,7 +2,7 @@
  * The two halves together: the server most applications want.
  * @module
  */
-import { type Codec, resolveCodec } from './codec.js';
+import { type AnyCodec, type Outgoing, resolveCodec } from './codec.js';
 import type { PipeIOServerEvents } from './events.js';
 import { MessageInbox } from './inbox.js';
 import { PipeServerBase } from './lifecycle.js';
@@ -26,14 +26,15 @@ import { PipeWriter, encodeMessage } from './writer.js';
  *   override handleMessage(message: string) { return this.send(message); }
  * }
  * ```
- * With `codec: 'json'`, messages are JSON values: `new PipeIOServer<MyType>(a, b, { codec: 'json' })`.
+ * With `codec: 'json'`, messages are JSON values: `new PipeIOServer<MyType>(a, b, { codec: 'json' })`;
+ * with `codec: 'buffer'`, the raw bytes of each line: `new PipeIOServer<Buffer>(a, b, { codec: 'buffer' })`.
  * @typeParam T - what a message is: a string (the default text codec), or what the codec decodes
  */
 export class PipeIOServer<T = string> extends PipeServerBase<PipeIOServerEvents<T>> {
   readonly #reader: PipeReader;
   readonly #writer: PipeWriter;
   readonly #inbox: MessageInbox<T>;
-  readonly #codec: Codec<T>;
+  readonly #codec: AnyCodec<T>;
 
   /**
    * @param inPipe - path of the FIFO the server reads (clients write to it)
@@ -43,13 +44,13 @@ export class PipeIOServer<T = string> extends PipeServerBase<PipeIOServerEvents<
   constructor(
     readonly inPipe: string,
     readonly outPipe: string,
-    options: PipeIOServerOptions = {},
+    options: PipeIOServerOptions<T> = {},
   ) {
     super(options.signal);
     const resolved = resolveOptions(options);
     const warn = this.warn.bind(this);
-    this.#codec = resolveCodec(options.codec) as Codec<T>;
-    this.#reader = new PipeReader(inPipe, resolved, {
+    this.#codec = resolveCodec(options.codec) as AnyCodec<T>;
+    this.#reader = new PipeReader(inPipe, resolved, this.#codec, {
       message: (message) => this.#inbox.deliver(message),
       oversize: (info) => this.emit('oversize', info),
       recreate: (info) => this.emit('recreate', info),
@@ -75,13 +76,14 @@ export class PipeIOServer<T = string> extends PipeServerBase<PipeIOServerEvents<
    * Sends one message: resolves once the line is written into the out pipe. Rejects with a
    * `TypeError` if the line would contain a newline or the codec cannot encode the value
    * (nothing is written), and with a `PipeIOError` (`ERR_SERVER_STOPPED`) when the server is
-   * not running or stops first.
+   * not running or stops first. A `Buffer` is copied before `send()` returns: it may be
+   * reused at once.
    */
-  send(message: T): Promise<void> {
+  send(message: Outgoing<T>): Promise<void> {
     return this.#writer.send(encodeMessage(this.#codec, message));
   }
 
-  /** Size of what is queued and not yet in the out pipe: characters plus one per newline (bytes, for ASCII text). */
+  /** Size of what is queued and not yet in the out pipe: characters (bytes, for ASCII text or the buffer codec) plus one per newline. */
   get queuedBytes(): number {
     return this.#writer.queuedBytes;
   }

@@ -24,8 +24,8 @@ import net from 'node:net';
 import { PipeIOError, errnoCode } from './errors.js';
 import type { RecreateInfo, WriterEvents } from './events.js';
 import { FifoHandle, OwnedFifo } from './fifo.js';
-import { type Codec, resolveCodec, textCodec } from './codec.js';
-import { assertMessage, joinLines } from './framing.js';
+import { type AnyCodec, type Outgoing, bufferCodec, encodeBytes, isBinary, resolveCodec, textCodec } from './codec.js';
+import { assertBytesMessage, assertMessage, joinLines } from './framing.js';
 import { PipeServerBase } from './lifecycle.js';
 import { type ResolvedOptions, type WriterOptions, resolveOptions } from './options.js';
 
@@ -47,19 +47,24 @@ export interface PipeWriterHooks {
 }
 
 /**
- * @internal The line for `message`; an encoding failure is returned as the error, for
- * `send()` to reject with (text skips the codec: the writer checks strings itself).
+ * @internal The line for `message`: a string, or a Buffer for a binary codec; an encoding
+ * failure is returned as the error, for `send()` to reject with (text skips the codec: the
+ * writer checks strings itself).
  */
-export function encodeMessage<T>(codec: Codec<T>, message: T): string | Error {
-  if (codec === (textCodec as Codec<unknown>)) return message as string;
+export function encodeMessage<T>(codec: AnyCodec<T>, message: Outgoing<T>): string | Buffer | Error {
+  if (codec === (textCodec as AnyCodec<unknown>)) return message as string;
+  // The buffer codec's hot path: a Buffer goes as it is (the writer checks and copies it).
+  if (codec === (bufferCodec as AnyCodec<unknown>) && Buffer.isBuffer(message)) return message;
   try {
-    return codec.encode(message);
+    // Bytes come as a view, not a copy: the writer copies them into its batch at once.
+    return isBinary(codec) ? encodeBytes(codec, message as T) : codec.encode(message as T);
   } catch (error) {
     return error instanceof Error ? error : new TypeError(String(error));
   }
 }
 
 const noop = (): void => {};
+const NEWLINE = 0x0a;
 const sendPromises = new WeakSet<Promise<void>>();
 
 /**
@@ -74,20 +79,43 @@ export function isSendPromise(value: unknown): boolean {
  * Lines sent in one turn of the event loop, written with one `write()` and settled with
  * one promise: a promise per line would cost more than the write itself (the bench saw
  * half the time of a send-heavy process go to collecting them).
+ *
+ * Text lines are kept as strings and joined at the write. Byte lines are copied into
+ * `raw` as they are sent: the copy that joining them needs anyway, made early so that the
+ * caller may reuse its Buffer as soon as `send()` returns, and so that the newline check
+ * still holds when the bytes are written.
  */
 class Batch {
-  /** The lines, or the raw bytes rescued from a deleted pipe. */
+  /** The text lines, or null for a batch of bytes. */
   lines: string[] | null;
+  /** The bytes: byte lines with their newlines (`used` of them so far), or what was rescued from a deleted pipe. */
   raw: Buffer | null;
-  /** Queue accounting: characters plus one per newline. */
+  used = 0;
+  /** The memory a batch of byte lines was given: the writer's to reuse once the batch is written. */
+  readonly memory: Buffer | null;
+  /** Queue accounting: characters (text) or bytes, plus one per newline. */
   size = 0;
   #promise: Promise<void> | undefined;
   #resolve: (() => void) | undefined;
   #reject: ((error: Error) => void) | undefined;
 
-  constructor(raw: Buffer | null = null) {
-    this.lines = raw === null ? [] : null;
-    this.raw = raw;
+  /**
+   * A batch of text lines (no arguments), of byte lines (`memory` to copy them into, none of
+   * it used yet), or of bytes rescued from a deleted pipe (`raw`).
+   */
+  constructor(raw: Buffer | null = null, memory: Buffer | null = null) {
+    this.lines = raw === null && memory === null ? [] : null;
+    this.raw = raw ?? memory;
+    this.memory = memory;
+    this.used = raw?.length ?? 0;
+  }
+
+  /** Copies a byte line and its newline in; the caller made sure they fit. */
+  append(bytes: Buffer): void {
+    // set(), not copy(): Buffer's copy() is a wrapper around it that showed in the profile.
+    this.raw!.set(bytes, this.used);
+    this.used += bytes.length;
+    this.raw![this.used++] = NEWLINE;
   }
 
   /** The promise every line of this batch returns. */
@@ -102,8 +130,9 @@ class Batch {
     return this.#promise;
   }
 
-  encode(): string {
-    return joinLines(this.lines!);
+  /** What to write: the joined text, or the bytes. */
+  encode(): string | Buffer {
+    return this.lines === null ? this.raw!.subarray(0, this.used) : joinLines(this.lines);
   }
 
   settle(error?: Error): void {
@@ -142,6 +171,12 @@ export class PipeWriter {
   #scheduled = false;
   #switching = false;
   #open = false;
+  /**
+   * The memory of the last byte batch written, for the next one: a batch of byte lines needs
+   * `MAX_CHUNK` bytes to copy them into, and allocating that for every batch cost more (in GC
+   * of external memory) than the copies. Once a batch is written nothing holds its memory.
+   */
+  #spare: Buffer | undefined;
 
   /**
    * @param path - the out pipe
@@ -198,27 +233,41 @@ export class PipeWriter {
     this.#socket = socket;
   }
 
-  /** Queues one line (or rejects with the encoding error given); resolves once it is written into the pipe. */
-  send(message: string | Error): Promise<void> {
+  /**
+   * Queues one line, text or bytes (or rejects with the encoding error given); resolves once
+   * it is written into the pipe. Bytes are copied before it returns.
+   */
+  send(message: string | Buffer | Error): Promise<void> {
     if (message instanceof Error) return Promise.reject(message);
+    const bytes = typeof message !== 'string';
     try {
-      assertMessage(message);
+      if (bytes) assertBytesMessage(message);
+      else assertMessage(message);
     } catch (error) {
       return Promise.reject(error);
     }
     if (!this.#open) return Promise.reject(this.#stoppedError());
     const size = message.length + 1;
     let batch = this.#tail;
-    if (batch === undefined || (batch.size + size > MAX_CHUNK && batch.size > 0)) {
-      batch = this.#tail = new Batch();
+    if (batch === undefined || (batch.lines === null) !== bytes || (batch.size + size > MAX_CHUNK && batch.size > 0)) {
+      batch = this.#tail = bytes ? new Batch(null, this.#memoryFor(size)) : new Batch();
       this.#queue.push(batch);
     }
-    batch.lines!.push(message);
+    if (bytes) batch.append(message);
+    else batch.lines!.push(message);
     batch.size += size;
     this.#queuedBytes += size;
     if (!this.#needsDrain && this.#queuedBytes > this.options.highWaterMark) this.#needsDrain = true;
     this.#schedule();
     return batch.promise;
+  }
+
+  /** Memory for a new batch of byte lines, the first `size` bytes long: the spare, or new. */
+  #memoryFor(size: number): Buffer {
+    if (size > MAX_CHUNK) return Buffer.allocUnsafeSlow(size); // a long line: a batch of its own
+    const memory = this.#spare ?? Buffer.allocUnsafeSlow(MAX_CHUNK);
+    this.#spare = undefined;
+    return memory;
   }
 
   #stoppedError(): PipeIOError {
@@ -240,7 +289,7 @@ export class PipeWriter {
       const batch = this.#queue[this.#head]!;
       if (batch === this.#tail) this.#tail = undefined; // later sends start a new batch
       // A string goes to write(2) without a Buffer made for it first: on the echo path that allocation showed.
-      const chunk = batch.raw ?? batch.encode();
+      const chunk = batch.encode();
       const bytes = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
       let written: number;
       try {
@@ -294,6 +343,8 @@ export class PipeWriter {
 
   #settleHead(error: Error | undefined): void {
     const batch = this.#queue[this.#head]!;
+    // Not a batch #replaced() gave other bytes: libuv may still hold its memory.
+    if (error === undefined && batch.memory?.length === MAX_CHUNK && batch.raw === batch.memory) this.#spare = batch.memory;
     this.#queuedBytes -= batch.size;
     batch.settle(error);
     this.#head++;
@@ -332,6 +383,7 @@ export class PipeWriter {
       const batch = this.#queue[this.#head]!;
       batch.lines = null;
       batch.raw = Buffer.concat([rescued, rest.subarray(rest.length - unwritten)]);
+      batch.used = batch.raw.length;
       this.#inflight = false;
       this.#inflightBytes = undefined;
     } else if (rescued.length > 0) {
@@ -416,7 +468,7 @@ export class PipeWriter {
  */
 export class PipeWriterServer<T = string> extends PipeServerBase<WriterEvents> {
   readonly #writer: PipeWriter;
-  readonly #codec: Codec<T>;
+  readonly #codec: AnyCodec<T>;
 
   /**
    * @param outPipe - path of the FIFO clients read from
@@ -424,10 +476,10 @@ export class PipeWriterServer<T = string> extends PipeServerBase<WriterEvents> {
    */
   constructor(
     readonly outPipe: string,
-    options: WriterOptions = {},
+    options: WriterOptions<T> = {},
   ) {
     super(options.signal);
-    this.#codec = resolveCodec(options.codec) as Codec<T>;
+    this.#codec = resolveCodec(options.codec) as AnyCodec<T>;
     this.#writer = new PipeWriter(outPipe, resolveOptions(options), {
       drain: () => this.emit('drain'),
       recreate: (info) => this.emit('recreate', info),
@@ -439,13 +491,14 @@ export class PipeWriterServer<T = string> extends PipeServerBase<WriterEvents> {
    * Sends one message: resolves once the line is written into the out pipe. Rejects with a
    * `TypeError` if the line would contain a newline or the codec cannot encode the value
    * (nothing is written), and with a {@link PipeIOError} (`ERR_SERVER_STOPPED`) when the
-   * server is not running or stops first.
+   * server is not running or stops first. A `Buffer` is copied before `send()` returns:
+   * it may be reused at once.
    */
-  send(message: T): Promise<void> {
+  send(message: Outgoing<T>): Promise<void> {
     return this.#writer.send(encodeMessage(this.#codec, message));
   }
 
-  /** Size of what is queued and not yet in the pipe: characters plus one per newline (bytes, for ASCII text). */
+  /** Size of what is queued and not yet in the pipe: characters (bytes, for ASCII text or the buffer codec) plus one per newline. */
   get queuedBytes(): number {
     return this.#writer.queuedBytes;
   }

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { makeFifo } from '../lib/fifo.js';
-import { CodecError, PipeIOClient, PipeIOError, PipeIOServer, jsonCodec, resolveCodec, textCodec } from '../lib/index.js';
+import { CodecError, PipeIOClient, type PipeIOClientOptions, PipeIOError, PipeIOServer, jsonCodec, resolveCodec, textCodec } from '../lib/index.js';
 import { sleep, within } from './helpers/fixtures.js';
 import { MovedPipeServer, type NextPipe } from './helpers/moved-pipe.js';
 
@@ -29,7 +29,7 @@ async function echoServer(): Promise<PipeIOServer> {
   return server;
 }
 
-function client<T = string>(options: ConstructorParameters<typeof PipeIOClient>[0] = {}): PipeIOClient<T> {
+function client<T = string>(options: PipeIOClientOptions<T> = {}): PipeIOClient<T> {
   const c = new PipeIOClient<T>({ ...paths(), ...options });
   clients.push(c);
   return c;

@@ -67,7 +67,7 @@ const AWKWARD = ['', ' ', '\t', 'tab\tinside\t', '\\', 'back\\slash \\n \\t', '"
 let dir: string;
 let handles: PluginHandle<any>[];
 
-async function plugin<T = string>(command: string, args: string[], options: PluginOptions = {}): Promise<PluginHandle<T>> {
+async function plugin<T = string>(command: string, args: string[], options: PluginOptions<T> = {}): Promise<PluginHandle<T>> {
   const handle = await spawnPlugin<T>(command, args, { tmpDir: dir, stdio: 'ignore', gracePeriod: 2000, ...options });
   handles.push(handle);
   return handle;

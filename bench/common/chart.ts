@@ -8,6 +8,7 @@ import { fmtMs, fmtRate, fmtUs } from './stats.js';
 
 const COLORS: Record<SystemId, string> = {
   ours: '#2166ac',
+  'ours-buffer': '#67a9cf',
   c: '#6b6b6b',
   unix: '#d98b2b',
   naive: '#8c6bb1',

@@ -62,11 +62,11 @@ export function commands(handlers: { onGo?: () => void; onClose: () => void }): 
  * Counts received lines. Timed at the receiver: from handling the first line to
  * handling line N; rate = (N - 1) / interval. Prints DONE when N have arrived.
  */
-export function lineCounter(n: number): (line: string) => void {
+export function lineCounter(n: number): (line: string | Buffer) => void {
   let count = 0;
   let bad = 0;
   let t0 = 0n;
-  return (line: string) => {
+  return (line: string | Buffer) => {
     if (count === 0) t0 = process.hrtime.bigint();
     if (line.length !== MESSAGE.length) bad++;
     if (++count === n) {

@@ -2,13 +2,14 @@ import type { BridgeBenchResult } from '../bridge.js';
 
 /** Shape of bench/results/latest.json. */
 
-export type SystemId = 'ours' | 'c' | 'unix' | 'naive';
+export type SystemId = 'ours' | 'ours-buffer' | 'c' | 'unix' | 'naive';
 
 /** Echo pinning: client and server on the same CPU, on different CPUs, or left to the scheduler. */
 export type PinMode = 'same' | 'cross' | 'none';
 
 export const SYSTEM_LABELS: Record<SystemId, string> = {
   ours: 'pipe-io-server (ours)',
+  'ours-buffer': "pipe-io-server, codec 'buffer' (in/out only)",
   c: 'C limit (C writer/reader on a FIFO)',
   unix: 'Node net on a Unix socket',
   naive: 'Node net.Socket on an O_NONBLOCK FIFO',
@@ -16,6 +17,7 @@ export const SYSTEM_LABELS: Record<SystemId, string> = {
 
 export const SHORT_LABELS: Record<SystemId, string> = {
   ours: 'pipe-io-server',
+  'ours-buffer': 'ours, buffer codec',
   c: 'C limit',
   unix: 'Node Unix socket',
   naive: 'Node naive FIFO',

@@ -1,9 +1,11 @@
 /**
  * The system under test: pipe-io-server, as a benchmark server child.
  *
- *   node dist/bench/ours/server.js in|out|echo IN_FIFO OUT_FIFO [N]
+ *   node dist/bench/ours/server.js in|out|echo IN_FIFO OUT_FIFO [N] [text|buffer]
  * The server creates the FIFOs itself (managePipes). Protocol: see
- * bench/common/child.ts.
+ * bench/common/child.ts. The last argument is the codec (default text): with
+ * `buffer` every message is a Buffer, received as a view of the read chunk and
+ * sent from one Buffer made once (the writer copies it into its batch).
  *  in    counts the 'message' events
  *  out   on GO calls send() N times, waiting for 'drain' whenever needsDrain
  *        says so (the library's backpressure, as the baselines wait for the
@@ -14,15 +16,19 @@ import { once } from 'node:events';
 import { PipeIOServer } from '../../lib/index.js';
 import { commands, exitAfter, lineCounter, MESSAGE, parseChildArgs, status } from '../common/child.js';
 
-class Echo extends PipeIOServer {
-  override handleMessage(message: string): Promise<void> {
+type Message = string | Buffer;
+
+class Echo extends PipeIOServer<Message> {
+  override handleMessage(message: Message): Promise<void> {
     return this.send(message);
   }
 }
 
 const args = parseChildArgs();
-const options = { permissions: 0o600, managePipes: true };
-const server = args.mode === 'echo' ? new Echo(args.inPath, args.outPath, options) : new PipeIOServer(args.inPath, args.outPath, options);
+const codec = process.argv[6] === 'buffer' ? 'buffer' : 'text';
+const options = { permissions: 0o600, managePipes: true, codec } as const;
+const server = args.mode === 'echo' ? new Echo(args.inPath, args.outPath, options) : new PipeIOServer<Message>(args.inPath, args.outPath, options);
+const message: Message = codec === 'buffer' ? Buffer.from(MESSAGE) : MESSAGE;
 server.on('warning', (err) => process.stderr.write(`ours warning: ${err.message}\n`));
 if (args.mode === 'in') server.on('message', lineCounter(args.n));
 
@@ -30,7 +36,7 @@ async function sendAll(): Promise<void> {
   const t0 = process.hrtime.bigint();
   let last: Promise<void> | undefined;
   for (let i = 0; i < args.n; i++) {
-    last = server.send(MESSAGE);
+    last = server.send(message);
     if (server.needsDrain) await once(server, 'drain');
   }
   await last;

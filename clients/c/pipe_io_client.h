@@ -1,7 +1,9 @@
 /*
  * pipe_io_client: talk to a pipe-io-server from C (C99 + POSIX, Linux).
  *
- * A message is one line of UTF-8 text; on the wire it ends with '\n'.
+ * A message is one line: UTF-8 text, or any bytes but '\n' for a server with
+ * codec 'buffer' (lengths, not C strings: NUL bytes are kept); on the wire it
+ * ends with '\n'.
  *
  *     pipe_io_client *c = pipe_io_open(NULL, NULL, -1);   // PIPE_IO_SEND, PIPE_IO_RECV
  *     char *line = NULL;

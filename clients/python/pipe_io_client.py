@@ -1,4 +1,5 @@
-"""Client for a pipe-io-server: one line of UTF-8 text per message.
+"""Client for a pipe-io-server: one line of UTF-8 text per message, or of raw
+bytes with ``binary=True``.
 
 Standard library only, Python >= 3.8, Linux.
 
@@ -15,7 +16,7 @@ import os
 import select
 import stat
 import time
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Union
 
 __all__ = ["PipeIOClient"]
 
@@ -41,15 +42,21 @@ class PipeIOClient:
     If the server's out pipe is deleted and the server makes it again, the
     client follows it (see ``_follow``); sends keep going to the in pipe the
     client opened, which the server goes on reading while the client holds it.
+
+    ``binary=True``: messages are ``bytes``, exactly the bytes between two
+    newlines (any byte but ``\n``, NUL included), never decoded; ``send``
+    takes ``bytes``, ``bytearray`` or ``memoryview``. For a server with
+    ``codec: 'buffer'``.
     """
 
-    def __init__(self, send_path=None, recv_path=None, timeout=None):
-        # type: (Optional[str], Optional[str], Optional[float]) -> None
+    def __init__(self, send_path=None, recv_path=None, timeout=None, binary=False):
+        # type: (Optional[str], Optional[str], Optional[float], bool) -> None
         send_path = send_path or os.environ.get("PIPE_IO_SEND")
         recv_path = recv_path or os.environ.get("PIPE_IO_RECV")
         if not send_path or not recv_path:
             raise ValueError("give send_path and recv_path or set PIPE_IO_SEND and PIPE_IO_RECV")
         self.timeout = timeout
+        self.binary = bool(binary)
         self._send_fd = -1
         self._recv_fd = -1
         self._buffer = bytearray()
@@ -105,19 +112,27 @@ class PipeIOClient:
             delay = min(delay * 2, 0.1)
 
     def send(self, message):
-        # type: (str) -> None
-        """Send one message. Raises ValueError if it contains a newline,
-        BrokenPipeError if the server has stopped, TimeoutError if the server
-        does not take it in time (if that happens halfway through a line
-        longer than 4096 bytes, the client stops sending: later sends raise
-        ValueError)."""
-        if not isinstance(message, str):
-            raise TypeError("message must be str, not " + type(message).__name__)
-        if "\n" in message:
-            raise ValueError("a message cannot contain a newline")
+        # type: (Union[str, bytes]) -> None
+        """Send one message: str, or bytes-like in binary mode. Raises
+        ValueError if it contains a newline, BrokenPipeError if the server has
+        stopped, TimeoutError if the server does not take it in time (if that
+        happens halfway through a line longer than 4096 bytes, the client stops
+        sending: later sends raise ValueError)."""
+        if self.binary:
+            if not isinstance(message, (bytes, bytearray, memoryview)):
+                raise TypeError("message must be bytes in binary mode, not " + type(message).__name__)
+            line = bytes(message) + b"\n"
+            if line.find(b"\n") != len(line) - 1:
+                raise ValueError("a message cannot contain a newline byte")
+        else:
+            if not isinstance(message, str):
+                raise TypeError("message must be str, not " + type(message).__name__)
+            if "\n" in message:
+                raise ValueError("a message cannot contain a newline")
+            line = (message + "\n").encode("utf-8")
         if self._send_fd < 0:
             raise ValueError("send on a closed PipeIOClient")
-        data = memoryview((message + "\n").encode("utf-8"))
+        data = memoryview(line)
         deadline = self._deadline()
         # One write() of the whole line: the kernel keeps it in one piece up to
         # PIPE_BUF (4096 bytes), so other clients' lines never land inside it.
@@ -138,10 +153,11 @@ class PipeIOClient:
                     raise
 
     def recv(self):
-        # type: () -> str
-        """Return the next message. Raises EOFError once the server has
-        stopped and every message before that was returned, TimeoutError if
-        none arrives in time. A recreated out pipe is followed on its own."""
+        # type: () -> Union[str, bytes]
+        """Return the next message (bytes in binary mode). Raises EOFError
+        once the server has stopped and every message before that was
+        returned, TimeoutError if none arrives in time. A recreated out pipe
+        is followed on its own."""
         if self._recv_fd < 0:
             raise ValueError("recv on a closed PipeIOClient")
         deadline = self._deadline()
@@ -151,6 +167,8 @@ class PipeIOClient:
                 line = bytes(self._buffer[:newline])
                 del self._buffer[: newline + 1]
                 self._scanned = 0
+                if self.binary:
+                    return line
                 # Same as the server: invalid UTF-8 becomes U+FFFD.
                 return line.decode("utf-8", errors="replace")
             self._scanned = len(self._buffer)
@@ -199,7 +217,7 @@ class PipeIOClient:
         return True
 
     def __iter__(self):
-        # type: () -> Iterator[str]
+        # type: () -> Iterator[Union[str, bytes]]
         while True:
             try:
                 yield self.recv()

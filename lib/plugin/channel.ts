@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { CodecOption } from '../codec.js';
+import type { CodecOption, Outgoing } from '../codec.js';
 import { PipeIOError } from '../errors.js';
 import type { OversizeInfo } from '../events.js';
 import { makeFifo } from '../fifo.js';
@@ -59,7 +59,7 @@ export class PluginChannel<T> {
   }
 
   /** Makes the FIFOs in the (existing, private) folder and starts serving them. */
-  async open(options: { codec?: CodecOption | undefined; highWaterMark?: number | undefined; maxMessageBytes?: number | undefined }): Promise<void> {
+  async open(options: { codec?: CodecOption<T> | undefined; highWaterMark?: number | undefined; maxMessageBytes?: number | undefined }): Promise<void> {
     const { codec, highWaterMark, maxMessageBytes } = options;
     const warn = this.#sink.warning;
     // The host makes the FIFOs and removes them with the folder, and holds a reader of its
@@ -89,7 +89,7 @@ export class PluginChannel<T> {
   }
 
   /** See {@link PluginHandle.send}. */
-  send(value: T, id: string): Promise<void> {
+  send(value: Outgoing<T>, id: string): Promise<void> {
     if (!this.#accepting || !this.#writer) {
       return Promise.reject(
         new PipeIOError('ERR_SERVER_STOPPED', `Cannot send to the plugin '${id}': it is ${this.#inputEnded ? 'ended (end() was called)' : 'stopping or done'}.`, {

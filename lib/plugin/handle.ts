@@ -37,7 +37,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { resolveCodec } from '../codec.js';
+import { type Outgoing, resolveCodec } from '../codec.js';
 import type { PipeIOError } from '../errors.js';
 import { type ChannelPeer, PluginChannel } from './channel.js';
 import { makePrivateDir, sweepStale } from './folder.js';
@@ -46,7 +46,7 @@ import { Supervisor } from './supervisor.js';
 import type { PluginEvents, PluginExit, PluginOptions, PluginState } from './types.js';
 
 let sequence = 0;
-let createHandle: <T>(command: string, args: readonly string[], options: PluginOptions) => PluginHandle<T>;
+let createHandle: <T>(command: string, args: readonly string[], options: PluginOptions<T>) => PluginHandle<T>;
 let startHandle: (handle: PluginHandle<any>) => Promise<void>;
 
 /**
@@ -68,7 +68,7 @@ export class PluginHandle<T = string> extends EventEmitter<PluginEvents<T>> {
   readonly command: string;
   /** Its arguments, as given. */
   readonly args: readonly string[];
-  readonly #options: PluginOptions;
+  readonly #options: PluginOptions<T>;
   readonly #supervisor: Supervisor;
   readonly #gracePeriod: number;
   #guard: Guard | undefined;
@@ -83,11 +83,11 @@ export class PluginHandle<T = string> extends EventEmitter<PluginEvents<T>> {
   readonly #peer: ChannelPeer;
 
   static {
-    createHandle = <T>(command: string, args: readonly string[], options: PluginOptions) => new PluginHandle<T>(command, args, options);
+    createHandle = <T>(command: string, args: readonly string[], options: PluginOptions<T>) => new PluginHandle<T>(command, args, options);
     startHandle = (handle) => handle.#start();
   }
 
-  private constructor(command: string, args: readonly string[], options: PluginOptions) {
+  private constructor(command: string, args: readonly string[], options: PluginOptions<T>) {
     super();
     this.command = command;
     this.args = [...args];
@@ -235,7 +235,7 @@ export class PluginHandle<T = string> extends EventEmitter<PluginEvents<T>> {
    * a `TypeError` if it cannot be one line, and with a {@link PipeIOError}
    * `ERR_SERVER_STOPPED` after {@link end} or {@link stop}, or once the plugin is done.
    */
-  send(value: T): Promise<void> {
+  send(value: Outgoing<T>): Promise<void> {
     return this.#channel!.send(value, this.id);
   }
 
@@ -335,7 +335,7 @@ export class PluginHandle<T = string> extends EventEmitter<PluginEvents<T>> {
  * @param options - see {@link PluginOptions}
  * @typeParam T - the message type: `string` for the text codec; say what JSON you expect with `'json'`
  */
-export async function spawnPlugin<T = string>(command: string, args: readonly string[] = [], options: PluginOptions = {}): Promise<PluginHandle<T>> {
+export async function spawnPlugin<T = string>(command: string, args: readonly string[] = [], options: PluginOptions<T> = {}): Promise<PluginHandle<T>> {
   const handle = createHandle<T>(command, args, options);
   await startHandle(handle);
   return handle;

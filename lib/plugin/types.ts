@@ -6,10 +6,16 @@ import type { CodecOption } from '../codec.js';
 import type { PipeIOError } from '../errors.js';
 import type { OversizeInfo } from '../events.js';
 
-/** Options of {@link spawnPlugin}. */
-export interface PluginOptions {
-  /** How messages are encoded: `'text'` (default), `'json'` or a {@link Codec}. The plugin must use the same. */
-  codec?: CodecOption;
+/**
+ * Options of {@link spawnPlugin}.
+ * @typeParam T - the message type, which the codec must yield: see {@link CodecOption}
+ */
+export interface PluginOptions<T = string> {
+  /**
+   * How messages are encoded: `'text'` (default), `'json'`, `'buffer'` (raw bytes, for
+   * `spawnPlugin<Buffer>`) or a {@link Codec}. The plugin must use the same.
+   */
+  codec?: CodecOption<T>;
   /** Variables added to the host's environment for the plugin. The four `PIPE_IO_*` ones are always set by the host. */
   env?: NodeJS.ProcessEnv;
   /** Working folder of the plugin. Default: the host's. */

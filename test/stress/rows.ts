@@ -7,7 +7,7 @@
 import { getEventListeners, once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
-import { PipeIOServer, type PipeIOError } from '../../lib/index.js';
+import { PipeIOServer, type PipeIOError, type PipeIOServerOptions } from '../../lib/index.js';
 import {
   type ChildConfig,
   type Client,
@@ -103,7 +103,7 @@ function pipes(): { dir: string; inPipe: string; outPipe: string } {
 }
 
 /** An in-process server whose messages go to a ledger; warnings are kept. */
-function ledgerServer(inPipe: string, outPipe: string, options: ConstructorParameters<typeof PipeIOServer>[2] = {}) {
+function ledgerServer(inPipe: string, outPipe: string, options: PipeIOServerOptions = {}) {
   const server = new PipeIOServer(inPipe, outPipe, options);
   const ledger = new Ledger();
   const warnings: string[] = [];
