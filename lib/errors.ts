@@ -10,6 +10,8 @@
  * - `ERR_NOT_A_FIFO`: something other than a FIFO is at the path; it is left alone.
  * - `ERR_PIPE_MISSING`: `managePipes: false` and there is no FIFO at the path.
  * - `ERR_PIPE_OPEN`: the pipe could not be created or opened (see `cause`).
+ * - `ERR_PIPE_UNSAFE`: a managed pipe is a FIFO another user owns, or sits in a folder other users
+ *   can write without the sticky bit; it is not opened, not changed, not removed.
  * - `ERR_PIPE_RECREATE`: a deleted pipe could not be made again yet; the server keeps trying.
  * - `ERR_SERVER_STOPPED`: the server stopped (or never started) before the work was done.
  * - `ERR_HANDLER`: a message handler threw or rejected; the server keeps going.
@@ -21,6 +23,7 @@ export type PipeIOErrorCode =
   | 'ERR_NOT_A_FIFO'
   | 'ERR_PIPE_MISSING'
   | 'ERR_PIPE_OPEN'
+  | 'ERR_PIPE_UNSAFE'
   | 'ERR_PIPE_RECREATE'
   | 'ERR_SERVER_STOPPED'
   | 'ERR_HANDLER'

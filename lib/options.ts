@@ -21,6 +21,13 @@ export interface PipeOptions {
    */
   managePipes?: boolean;
   /**
+   * Managed pipes only. `false` (default): refuse (`ERR_PIPE_UNSAFE`) a pipe folder that users
+   * other than the server's and root can write without the sticky bit, since any of them could
+   * remove the pipe and put their own in its place. `true`: accept such a folder, trusting
+   * everyone who can write it; a FIFO another user owns is still never served.
+   */
+  allowUnsafeFolder?: boolean;
+  /**
    * How often, in milliseconds, the server checks that its paths still name its FIFOs, and makes a
    * deleted one again. Default `250`; `0` turns the check off.
    */
@@ -54,6 +61,7 @@ export interface PipeIOServerOptions extends ReaderOptions, WriterOptions {}
 export interface ResolvedOptions {
   readonly permissions: number;
   readonly managePipes: boolean;
+  readonly allowUnsafeFolder: boolean;
   readonly watchInterval: number;
   readonly maxMessageBytes: number;
   readonly highWaterMark: number;
@@ -74,6 +82,7 @@ export function resolveOptions(options: PipeIOServerOptions = {}): ResolvedOptio
   return {
     permissions,
     managePipes: options.managePipes ?? true,
+    allowUnsafeFolder: options.allowUnsafeFolder ?? false,
     watchInterval: positiveInteger('watchInterval', options.watchInterval, 250, 0),
     maxMessageBytes: positiveInteger('maxMessageBytes', options.maxMessageBytes, 1024 * 1024, 1),
     highWaterMark: positiveInteger('highWaterMark', options.highWaterMark, 1024 * 1024, 1),
