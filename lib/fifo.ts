@@ -336,7 +336,8 @@ export async function acquireFifo(path: string, options: FifoOptions): Promise<F
     try {
       handle = lockFifo(path, stats, managed);
     } catch (error) {
-      if (made !== undefined) unlinkMade(path, made);
+      // ERR_PIPE_IN_USE: a server that saw our new FIFO as stale holds it now; it is theirs.
+      if (made !== undefined && !(error instanceof PipeIOError && error.code === 'ERR_PIPE_IN_USE')) unlinkMade(path, made);
       throw error;
     }
     if (handle === null) {
