@@ -189,8 +189,8 @@ describe('security: other users are adversaries', function () {
     const server = newServer(`${shared}/in`, `${shared}/out`, { allowUnsafeFolder: true });
     await server.start();
     const warned = nextWarning(server);
-    // Without the sticky bit, nobody may remove root's FIFO and put its own in its place.
-    const planter = asNobody(`rm -f "$P" && mkfifo -m 666 "$P" && exec cat "$P"`, { P: `${shared}/out` });
+    // Without the sticky bit, nobody may put its own FIFO in place of root's, in one rename.
+    const planter = asNobody(`mkfifo -m 666 "$P.new" && mv -f "$P.new" "$P" && exec cat "$P"`, { P: `${shared}/out` });
     expect((await within(warned, 2000, 'the warning')).code).to.equal('ERR_PIPE_UNSAFE');
     const planted = snapshot(`${shared}/out`);
     expect(planted.uid).to.equal(NOBODY);
