@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { PipeIOError, PipeIOServer } from '../lib/index.js';
-import { run, tempDir } from './helpers/fixtures.js';
+import { coreForOthers, run, tempDir } from './helpers/fixtures.js';
 
 const lib = fileURLToPath(new URL('../lib/index.js', import.meta.url));
 
@@ -55,15 +55,17 @@ describe('bad paths', function () {
     fs.mkdirSync(`${dir}/locked`, { mode: 0o555 });
     fs.chmodSync(`${dir}/locked`, 0o555);
     fs.chmodSync(dir, 0o755);
+    // nobody may not be able to enter the checkout's folder: it loads a copy it can read.
+    const copy = coreForOthers();
     const script = `
-      import { PipeIOServer } from ${JSON.stringify(lib)};
+      import { PipeIOServer } from ${JSON.stringify(copy.server)};
       const server = new PipeIOServer(process.argv[1] + '/locked/in', process.argv[1] + '/locked/out');
       server.start().then(() => console.log('started'), (e) => console.log(JSON.stringify({ code: e.code, message: e.message })));
     `;
     // Root ignores permissions, so as root the check runs as nobody.
     const asNobody = process.getuid?.() === 0 ? ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath]] : null;
     const [command, prefix] = asNobody ? [asNobody[0] as string, asNobody[1] as string[]] : [process.execPath, []];
-    const result = await run(command, [...prefix, '--input-type=module', '-e', script, dir]).done;
+    const result = await run(command, [...prefix, '--input-type=module', '-e', script, dir]).done.finally(copy.cleanup);
     expect(result.stderr).to.equal('');
     const error = JSON.parse(result.stdout) as { code: string; message: string };
     expect(error.code).to.equal('ERR_PIPE_OPEN');
