@@ -52,6 +52,15 @@ function unsafeFolderReason(stats: fs.Stats): string | undefined {
 }
 
 /**
+ * Why users other than the server's and root could rename or replace what is in `folder`, or
+ * undefined when they cannot (or the folder does not exist).
+ */
+export function folderRisk(folder: string): string | undefined {
+  const stats = fs.statSync(folder, { throwIfNoEntry: false });
+  return stats === undefined ? undefined : unsafeFolderReason(stats);
+}
+
+/**
  * Throws `ERR_PIPE_UNSAFE` when users other than the server's and root could remove or replace
  * the pipe at `pipePath` (see {@link unsafeFolderReason}); a missing folder is left to the
  * caller, which reports it with the path it was about to create.
