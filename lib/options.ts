@@ -16,8 +16,10 @@ export interface PipeOptions {
   /** Mode bits of the FIFOs the server creates, applied exactly, whatever the umask. Default `0o600`. */
   permissions?: number;
   /**
-   * `true` (default): create the FIFOs at `start()` (taking over a stale FIFO that no live server
-   * holds) and remove them at `stop()`. `false`: use FIFOs that someone else made, and leave them.
+   * `true` (default): create the FIFOs at `start()` (taking over a stale FIFO of the server's own
+   * user that no live server holds) and remove them at `stop()`; a FIFO another user owns is
+   * refused with `ERR_PIPE_UNSAFE`. `false`: use FIFOs that someone else made, whoever owns them,
+   * and leave them; symbolic links and anything that is not a FIFO are still refused.
    */
   managePipes?: boolean;
   /**
