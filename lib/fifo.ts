@@ -19,7 +19,7 @@ import { createRequire } from 'node:module';
 import { getSystemErrorName } from 'node:util';
 import fsExt from 'fs-ext';
 import { PipeIOError, describeErrno, errnoCode } from './errors.js';
-import { checkFolder, foreignFifoError, serverUid } from './safety.js';
+import { checkFolder, foreignFifoError, grantsMoreThan, serverUid } from './safety.js';
 import { takeTurn } from './turns.js';
 import { type PathWatch, watchPath } from './watch.js';
 
@@ -278,13 +278,8 @@ function unlinkMade(path: string, made: fs.Stats): void {
   }
 }
 
-/**
- * Whether a stale FIFO's mode let in anyone `permissions` shuts out. Such a process may still
- * hold it open (a writer injecting lines, a reader taking replies), and a chmod does not close
- * descriptors: the FIFO must be replaced, not taken over.
- */
-function grantsMore(stats: fs.Stats, permissions: number): boolean {
-  return (stats.mode & 0o777 & ~permissions) !== 0;
+function keepsChanging(path: string): PipeIOError {
+  return new PipeIOError('ERR_PIPE_OPEN', `The pipe '${path}' keeps changing under the server; is another process replacing it?`, { path });
 }
 
 /**
@@ -343,16 +338,16 @@ export async function acquireFifo(path: string, options: FifoOptions): Promise<F
     if (handle === null) {
       if (made !== undefined) unlinkMade(path, made);
       if (attempt < 3) continue;
-      throw new PipeIOError('ERR_PIPE_OPEN', `The pipe '${path}' keeps changing under the server; is another process replacing it?`, { path });
+      throw keepsChanging(path);
     }
     if (managed && made === undefined) {
-      if (grantsMore(stats, options.permissions)) {
+      if (grantsMoreThan(stats, options.permissions)) {
         // Ours (lockFifo checked) and locked by us, so no server uses it: safe to remove. Openers
         // blocked on it are let go (they fail) rather than served on a pipe others may hold.
-        if (handle.isAt(fs.lstatSync(path, { throwIfNoEntry: false }) ?? null)) fs.unlinkSync(path);
+        handle.unlinkIfOurs();
         await handle.closeAndWake();
         if (attempt < 3) continue;
-        throw new PipeIOError('ERR_PIPE_OPEN', `The pipe '${path}' keeps changing under the server; is another process replacing it?`, { path });
+        throw keepsChanging(path);
       }
       try {
         fs.fchmodSync(handle.fd, options.permissions);

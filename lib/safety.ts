@@ -99,3 +99,12 @@ export function foreignFifoError(pipePath: string, stats: fs.Stats): PipeIOError
     { path: pipePath },
   );
 }
+
+/**
+ * Whether a stale FIFO's mode let in anyone `permissions` shuts out. Such a process may still
+ * hold it open (a writer injecting lines, a reader taking replies), and a chmod does not close
+ * descriptors: the FIFO must be replaced, not taken over.
+ */
+export function grantsMoreThan(stats: fs.Stats, permissions: number): boolean {
+  return (stats.mode & 0o777 & ~permissions) !== 0;
+}
