@@ -82,7 +82,7 @@ export function checkFolder(pipePath: string): void {
   throw new PipeIOError(
     'ERR_PIPE_UNSAFE',
     `The folder '${folder}' of the pipe '${pipePath}' is unsafe: ${reason}, so another user could replace the pipe. ` +
-      'Use a folder only the server’s user (or root) can write, or one with the sticky bit (chmod +t), ' +
+      "Use a folder only the server's user (or root) can write, or one with the sticky bit (chmod +t), " +
       'or pass allowUnsafeFolder: true if everyone who can write it is trusted.',
     { path: pipePath },
   );
@@ -92,7 +92,7 @@ export function checkFolder(pipePath: string): void {
 export function foreignFifoError(pipePath: string, stats: fs.Stats): PipeIOError {
   return new PipeIOError(
     'ERR_PIPE_UNSAFE',
-    `The FIFO at '${pipePath}' belongs to ${describeUser(stats.uid)}, not to the server’s user ` +
+    `The FIFO at '${pipePath}' belongs to ${describeUser(stats.uid)}, not to the server's user ` +
       `(${describeUser(serverUid())}); it was not opened and is left untouched. ` +
       'Whoever owns a FIFO can open it to others again, so check who made it and remove it; ' +
       'or pass managePipes: false to use FIFOs someone else made on purpose.',
