@@ -22,31 +22,54 @@ function modeOf(stats: fs.Stats): string {
   return `0${(stats.mode & 0o7777).toString(8)}`;
 }
 
+/** The entries of `/etc/passwd` or `/etc/group`, split at `:`; none when it cannot be read. */
+function entries(file: string): string[][] {
+  try {
+    return fs
+      .readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((line) => line !== '' && !line.startsWith('#'))
+      .map((line) => line.split(':'));
+  } catch {
+    return []; // a minimal container may have none
+  }
+}
+
 /** `uid 65534`, with the user's name when this system knows it. */
 export function describeUser(uid: number): string {
-  try {
-    const line = fs
-      .readFileSync('/etc/passwd', 'utf8')
-      .split('\n')
-      .find((entry) => entry.split(':')[2] === String(uid));
-    if (line !== undefined) return `${line.split(':')[0]} (uid ${uid})`;
-  } catch {
-    // No passwd file (a minimal container): the number alone says it.
-  }
-  return `uid ${uid}`;
+  const name = entries('/etc/passwd').find((entry) => entry[2] === String(uid))?.[0];
+  return name === undefined ? `uid ${uid}` : `${name} (uid ${uid})`;
+}
+
+/**
+ * Whether `gid` is the server user's private group, the kind umask-002 systems give every user
+ * (so the folders they make are group-writable): the user's primary group, of the user's name,
+ * listing no member and the primary group of no other user in the local files. Anything
+ * unknown (no files, groups from a directory service) counts as shared.
+ */
+function isPrivateGroup(gid: number): boolean {
+  const uid = serverUid();
+  const users = entries('/etc/passwd');
+  const self = users.find((entry) => entry[2] === String(uid));
+  const group = entries('/etc/group').find((entry) => entry[2] === String(gid));
+  if (self === undefined || group === undefined || self[3] !== String(gid) || group[0] !== self[0]) return false;
+  const members = (group[3] ?? '').split(',').filter((member) => member !== '' && member !== self[0]);
+  return members.length === 0 && users.every((entry) => entry[3] !== String(gid) || entry[2] === String(uid));
 }
 
 /**
  * Why other users could swap a pipe in `folder` (`stats` from `stat`), or undefined when they
  * cannot: the folder's owner can always rename what is in it, and so can anyone with write
- * permission unless the sticky bit limits them to their own entries.
+ * permission unless the sticky bit limits them to their own entries. A group-writable folder
+ * is safe when the group is the server user's private group.
  */
 function unsafeFolderReason(stats: fs.Stats): string | undefined {
   const uid = serverUid();
   if (stats.uid !== uid && stats.uid !== 0) return `it is owned by ${describeUser(stats.uid)}`;
-  if ((stats.mode & 0o022) !== 0 && (stats.mode & S_ISVTX) === 0) {
-    const who = (stats.mode & 0o002) !== 0 ? 'every user' : 'its group';
-    return `${who} can write it (mode ${modeOf(stats)}) and it has no sticky bit`;
+  if ((stats.mode & S_ISVTX) !== 0) return undefined;
+  if ((stats.mode & 0o002) !== 0) return `every user can write it (mode ${modeOf(stats)}) and it has no sticky bit`;
+  if ((stats.mode & 0o020) !== 0 && !isPrivateGroup(stats.gid)) {
+    return `its group (gid ${stats.gid}) can write it (mode ${modeOf(stats)}) and it has no sticky bit`;
   }
   return undefined;
 }

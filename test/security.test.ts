@@ -182,8 +182,15 @@ describe('security: other users are adversaries', function () {
     expect(error.code).to.equal('ERR_PIPE_UNSAFE');
     expect(error.message).to.contain(`'${shared}'`).and.contain('every user can write it (mode 0777)').and.contain('allowUnsafeFolder');
     expect(fs.readdirSync(shared), 'nothing made in it').to.deep.equal([]);
+    // Group-writable: refused for a group others share (nogroup), accepted for root's own private group.
+    fs.chownSync(shared, 0, NOBODY);
     fs.chmodSync(shared, 0o775);
-    expect((await startError(newServer(`${shared}/in`, `${shared}/out`))).message).to.contain('its group can write it');
+    expect((await startError(newServer(`${shared}/in`, `${shared}/out`))).message).to.contain(`its group (gid ${NOBODY}) can write it`);
+    fs.chownSync(shared, 0, 0);
+    fs.chmodSync(shared, 0o775);
+    const ownGroup = newServer(`${shared}/in`, `${shared}/out`);
+    await ownGroup.start();
+    await ownGroup.stop();
 
     fs.chmodSync(shared, 0o777);
     const server = newServer(`${shared}/in`, `${shared}/out`, { allowUnsafeFolder: true });
