@@ -10,24 +10,26 @@
  * - `ERR_NOT_A_FIFO`: something other than a FIFO is at the path; it is left alone.
  * - `ERR_PIPE_MISSING`: `managePipes: false` and there is no FIFO at the path.
  * - `ERR_PIPE_OPEN`: the pipe could not be created or opened (see `cause`).
+ * - `ERR_PIPE_UNSAFE`: a managed pipe is a FIFO another user owns, or sits in a folder other users
+ *   can write without the sticky bit (or a plugin's `tmpDir` is such a folder); nothing there is
+ *   opened, changed or removed.
  * - `ERR_PIPE_RECREATE`: a deleted pipe could not be made again yet; the server keeps trying.
  * - `ERR_SERVER_STOPPED`: the server stopped (or never started) before the work was done.
  * - `ERR_HANDLER`: a message handler threw or rejected; the server keeps going.
  * - `ERR_WRITE`: writing to the out pipe failed; the lines of that write are rejected, the rest go on.
  * - `ERR_DECODE`: a received line is not valid for the codec (e.g. not JSON); it is skipped.
- * - `ERR_PIPE_UNSAFE`: another user owns the path or its folder, or could swap it; nothing there is used or touched.
  */
 export type PipeIOErrorCode =
   | 'ERR_PIPE_IN_USE'
   | 'ERR_NOT_A_FIFO'
   | 'ERR_PIPE_MISSING'
   | 'ERR_PIPE_OPEN'
+  | 'ERR_PIPE_UNSAFE'
   | 'ERR_PIPE_RECREATE'
   | 'ERR_SERVER_STOPPED'
   | 'ERR_HANDLER'
   | 'ERR_WRITE'
-  | 'ERR_DECODE'
-  | 'ERR_PIPE_UNSAFE';
+  | 'ERR_DECODE';
 
 /** An error about one pipe, with a stable {@link PipeIOErrorCode} and the path it concerns. */
 export class PipeIOError extends Error {

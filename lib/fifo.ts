@@ -19,10 +19,11 @@ import { createRequire } from 'node:module';
 import { getSystemErrorName } from 'node:util';
 import fsExt from 'fs-ext';
 import { PipeIOError, describeErrno, errnoCode } from './errors.js';
+import { checkFolder, foreignFifoError, grantsMoreThan, serverUid } from './safety.js';
 import { takeTurn } from './turns.js';
 import { type PathWatch, watchPath } from './watch.js';
 
-const { O_RDONLY, O_WRONLY, O_NONBLOCK } = fs.constants;
+const { O_RDONLY, O_WRONLY, O_NONBLOCK, O_NOFOLLOW } = fs.constants;
 /** Linux's O_PATH (Node does not export it): a descriptor that names an inode without opening it. */
 const O_PATH = 0o10000000;
 /** When a closed pipe's stranded openers are released a second time. */
@@ -54,6 +55,8 @@ export interface FifoOptions {
   readonly permissions: number;
   /** Create the FIFO at start (taking over a stale one) and remove it at stop. */
   readonly managePipes: boolean;
+  /** Serve managed pipes in a folder other users can write without the sticky bit. Default false. */
+  readonly allowUnsafeFolder?: boolean;
 }
 
 function systemError(errno: number, path: string): Error {
@@ -210,12 +213,16 @@ function kindOf(stats: fs.Stats): string {
 /**
  * Opens the anchor on the FIFO at `path` and takes its lock.
  * Returns null when the path changed under us (the caller looks again).
+ *
+ * The path is resolved once, into an `O_PATH | O_NOFOLLOW` descriptor that opens neither end
+ * (so a planted FIFO's other side sees nothing) and never follows a symbolic link. Ownership is
+ * read from that descriptor, and the anchor is reopened through it: what was checked is what is
+ * served, whatever the path names by then.
  */
-function lockFifo(path: string, seen: fs.Stats): FifoHandle | null {
-  let fd: number;
+function lockFifo(path: string, seen: fs.Stats, managed: boolean): FifoHandle | null {
+  let pin: number;
   try {
-    // O_NONBLOCK: a read-only open of a FIFO then returns at once instead of waiting for a writer.
-    fd = fs.openSync(path, O_RDONLY | O_NONBLOCK);
+    pin = fs.openSync(path, O_PATH | O_NOFOLLOW);
   } catch (error) {
     if (errnoCode(error) === 'ENOENT') return null;
     throw new PipeIOError('ERR_PIPE_OPEN', `Cannot open the pipe '${path}': ${describeErrno(error)}.`, {
@@ -223,30 +230,56 @@ function lockFifo(path: string, seen: fs.Stats): FifoHandle | null {
       cause: error,
     });
   }
-  const stats = fs.fstatSync(fd);
-  if (stats.ino !== seen.ino || stats.dev !== seen.dev) {
-    fs.closeSync(fd);
-    return null;
-  }
   try {
-    fsExt.flockSync(fd, 'exnb');
-  } catch (error) {
-    fs.closeSync(fd);
-    const code = errnoCode(error);
-    if (code === 'EAGAIN' || code === 'EWOULDBLOCK') {
-      throw new PipeIOError(
-        'ERR_PIPE_IN_USE',
-        `The pipe '${path}' is in use by another pipe-io-server (it holds the pipe's lock). ` +
-          'Stop that server or choose other paths.',
-        { path, cause: error },
-      );
+    const stats = fs.fstatSync(pin);
+    if (!stats.isFIFO() || stats.ino !== seen.ino || stats.dev !== seen.dev) return null;
+    if (managed && stats.uid !== serverUid()) throw foreignFifoError(path, stats);
+    let fd: number;
+    try {
+      // O_NONBLOCK: a read-only open of a FIFO then returns at once instead of waiting for a writer.
+      fd = fs.openSync(`/proc/self/fd/${pin}`, O_RDONLY | O_NONBLOCK);
+    } catch (error) {
+      throw new PipeIOError('ERR_PIPE_OPEN', `Cannot open the pipe '${path}': ${describeErrno(error)}.`, {
+        path,
+        cause: error,
+      });
     }
-    throw new PipeIOError('ERR_PIPE_OPEN', `Cannot lock the pipe '${path}': ${describeErrno(error)}.`, {
-      path,
-      cause: error,
-    });
+    try {
+      fsExt.flockSync(fd, 'exnb');
+    } catch (error) {
+      fs.closeSync(fd);
+      const code = errnoCode(error);
+      if (code === 'EAGAIN' || code === 'EWOULDBLOCK') {
+        throw new PipeIOError(
+          'ERR_PIPE_IN_USE',
+          `The pipe '${path}' is in use by another pipe-io-server (it holds the pipe's lock). ` +
+            'Stop that server or choose other paths.',
+          { path, cause: error },
+        );
+      }
+      throw new PipeIOError('ERR_PIPE_OPEN', `Cannot lock the pipe '${path}': ${describeErrno(error)}.`, {
+        path,
+        cause: error,
+      });
+    }
+    return new FifoHandle(path, fd, stats);
+  } finally {
+    fs.closeSync(pin);
   }
-  return new FifoHandle(path, fd, stats);
+}
+
+/** Removes the FIFO this server made at `path` (`made`: its lstat), if the path still names it. */
+function unlinkMade(path: string, made: fs.Stats): void {
+  try {
+    const now = fs.lstatSync(path);
+    if (now.isFIFO() && now.ino === made.ino && now.dev === made.dev && now.uid === serverUid()) fs.unlinkSync(path);
+  } catch {
+    // Gone already, or its folder is: nothing of ours is left.
+  }
+}
+
+function keepsChanging(path: string): PipeIOError {
+  return new PipeIOError('ERR_PIPE_OPEN', `The pipe '${path}' keeps changing under the server; is another process replacing it?`, { path });
 }
 
 /**
@@ -254,16 +287,20 @@ function lockFifo(path: string, seen: fs.Stats): FifoHandle | null {
  *
  * A FIFO already at the path whose lock nobody holds is stale (its server died); a
  * managed server takes it over and sets its mode, rather than replacing it, so clients
- * still blocked in `open()` on it are served instead of stranded on a dead inode.
- * Nothing that is not a FIFO is ever removed.
+ * still blocked in `open()` on it are served instead of stranded on a dead inode. It takes
+ * over only a FIFO its own user owns, in a folder others cannot swap it in (see safety.ts),
+ * and replaces one whose old mode let in more users than `permissions` does.
+ * Nothing that is not a FIFO is ever removed, and a failure removes the FIFO this call made.
  */
 export async function acquireFifo(path: string, options: FifoOptions): Promise<FifoHandle> {
+  const managed = options.managePipes;
   for (let attempt = 0; ; attempt++) {
     await takeTurn();
+    if (managed && options.allowUnsafeFolder !== true) checkFolder(path);
     let stats = lstatOrNull(path);
-    let created = false;
+    let made: fs.Stats | undefined;
     if (stats === null) {
-      if (!options.managePipes) {
+      if (!managed) {
         throw new PipeIOError(
           'ERR_PIPE_MISSING',
           `There is no FIFO at '${path}'. Create it first (mkfifo '${path}') or pass managePipes: true.`,
@@ -272,8 +309,8 @@ export async function acquireFifo(path: string, options: FifoOptions): Promise<F
       }
       try {
         await makeFifo(path, options.permissions);
-        created = true;
         await takeTurn();
+        stats = made = fs.lstatSync(path);
       } catch (error) {
         // Someone made something there between our lstat and mkfifo: look again.
         if (errnoCode(error) === 'EEXIST' && attempt < 3) continue;
@@ -282,7 +319,6 @@ export async function acquireFifo(path: string, options: FifoOptions): Promise<F
           cause: error,
         });
       }
-      stats = fs.lstatSync(path);
     }
     if (!stats.isFIFO()) {
       throw new PipeIOError(
@@ -291,12 +327,28 @@ export async function acquireFifo(path: string, options: FifoOptions): Promise<F
         { path },
       );
     }
-    const handle = lockFifo(path, stats);
-    if (handle === null) {
-      if (attempt < 3) continue;
-      throw new PipeIOError('ERR_PIPE_OPEN', `The pipe '${path}' keeps changing under the server; is another process replacing it?`, { path });
+    let handle: FifoHandle | null;
+    try {
+      handle = lockFifo(path, stats, managed);
+    } catch (error) {
+      // ERR_PIPE_IN_USE: a server that saw our new FIFO as stale holds it now; it is theirs.
+      if (made !== undefined && !(error instanceof PipeIOError && error.code === 'ERR_PIPE_IN_USE')) unlinkMade(path, made);
+      throw error;
     }
-    if (options.managePipes && !created) {
+    if (handle === null) {
+      if (made !== undefined) unlinkMade(path, made);
+      if (attempt < 3) continue;
+      throw keepsChanging(path);
+    }
+    if (managed && made === undefined) {
+      if (grantsMoreThan(stats, options.permissions)) {
+        // Ours (lockFifo checked) and locked by us, so no server uses it: safe to remove. Openers
+        // blocked on it are let go (they fail) rather than served on a pipe others may hold.
+        handle.unlinkIfOurs();
+        await handle.closeAndWake();
+        if (attempt < 3) continue;
+        throw keepsChanging(path);
+      }
       try {
         fs.fchmodSync(handle.fd, options.permissions);
       } catch (error) {
@@ -403,6 +455,11 @@ export class OwnedFifo {
       } catch (error) {
         // Its folder may be gone, and an inotify watch dies with its folder: poll until it is back.
         this.#watch?.poll();
+        if (error instanceof PipeIOError && error.code === 'ERR_PIPE_UNSAFE') {
+          // Someone else's FIFO, or an unsafe folder: never served; say why, keep the clients we have.
+          this.#warnOnce(error);
+          return;
+        }
         this.#warnOnce(
           new PipeIOError(
             'ERR_PIPE_RECREATE',

@@ -20,10 +20,19 @@ export interface PipeOptions<T = string> {
   /** Mode bits of the FIFOs the server creates, applied exactly, whatever the umask. Default `0o600`. */
   permissions?: number;
   /**
-   * `true` (default): create the FIFOs at `start()` (taking over a stale FIFO that no live server
-   * holds) and remove them at `stop()`. `false`: use FIFOs that someone else made, and leave them.
+   * `true` (default): create the FIFOs at `start()` (taking over a stale FIFO of the server's own
+   * user that no live server holds) and remove them at `stop()`; a FIFO another user owns is
+   * refused with `ERR_PIPE_UNSAFE`. `false`: use FIFOs that someone else made, whoever owns them,
+   * and leave them; symbolic links and anything that is not a FIFO are still refused.
    */
   managePipes?: boolean;
+  /**
+   * Managed pipes only. `false` (default): refuse (`ERR_PIPE_UNSAFE`) a pipe folder that users
+   * other than the server's and root can write without the sticky bit, since any of them could
+   * remove the pipe and put their own in its place. `true`: accept such a folder, trusting
+   * everyone who can write it; a FIFO another user owns is still never served.
+   */
+  allowUnsafeFolder?: boolean;
   /**
    * How often, in milliseconds, the server checks that its paths still name its FIFOs, and makes a
    * deleted one again. Default `250`; `0` turns the check off.
@@ -69,6 +78,7 @@ export interface PipeIOServerOptions<T = string> extends ReaderOptions<T>, Write
 export interface ResolvedOptions {
   readonly permissions: number;
   readonly managePipes: boolean;
+  readonly allowUnsafeFolder: boolean;
   readonly watchInterval: number;
   readonly maxMessageBytes: number;
   readonly highWaterMark: number;
@@ -89,6 +99,7 @@ export function resolveOptions(options: PipeIOServerOptions<any> = {}): Resolved
   return {
     permissions,
     managePipes: options.managePipes ?? true,
+    allowUnsafeFolder: options.allowUnsafeFolder ?? false,
     watchInterval: positiveInteger('watchInterval', options.watchInterval, 250, 0),
     maxMessageBytes: positiveInteger('maxMessageBytes', options.maxMessageBytes, 1024 * 1024, 1),
     highWaterMark: positiveInteger('highWaterMark', options.highWaterMark, 1024 * 1024, 1),

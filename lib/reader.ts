@@ -76,7 +76,15 @@ export class PipeReader {
     });
     this.#fifo = fifo;
     this.#handles.add(fifo.current);
-    this.#attach(fifo.current);
+    try {
+      this.#attach(fifo.current);
+    } catch (error) {
+      // close() releases the pipe; the caller needs a PipeIOError, not a bare EMFILE.
+      throw new PipeIOError('ERR_PIPE_OPEN', `Cannot open '${this.path}' for reading: ${(error as Error).message}`, {
+        path: this.path,
+        cause: error,
+      });
+    }
     fifo.watch(this.options.watchInterval);
   }
 

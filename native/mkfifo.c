@@ -8,10 +8,11 @@
  * async work on libuv's threadpool, where a millisecond holds one thread briefly and
  * never the event loop.
  *
- * The mode is applied exactly: mkfifo honours the umask, so chmod follows.
+ * The mode is applied exactly: mkfifo honours the umask, so a chmod (that never follows a link) comes after.
  * Results are 0 or the errno of the step that failed; JavaScript builds the error.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -19,10 +20,14 @@
 #include <node_api.h>
 
 static int make_fifo(const char *path, mode_t mode) {
+  struct stat st;
   if (mkfifo(path, mode) != 0) return errno;
-  if (chmod(path, mode) != 0) {
+  /* Never follows a symbolic link: in a folder others may write, one could replace the new FIFO
+   * by a link to a file of theirs choosing, and a chmod as root would then open that file up. */
+  if (fchmodat(AT_FDCWD, path, mode, AT_SYMLINK_NOFOLLOW) != 0) {
     int err = errno;
-    unlink(path);
+    /* Only what we made: a FIFO of ours, not what someone put in its place. */
+    if (lstat(path, &st) == 0 && S_ISFIFO(st.st_mode) && st.st_uid == geteuid()) unlink(path);
     return err;
   }
   return 0;

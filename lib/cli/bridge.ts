@@ -5,7 +5,6 @@
  * @module
  */
 import { once } from 'node:events';
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -15,6 +14,7 @@ import { REDIS_URL_FORM, RedisTransport, redisUrlProblem } from '../bridge/redis
 import { pull } from '../bridge/topic.js';
 import type { StartPosition } from '../bridge/transport.js';
 import type { PipeIOError } from '../errors.js';
+import { type PrivateFolder, makePrivateFolder } from './private-folder.js';
 import { type CliCommand, type CliContext, UsageError, integerFlag, parseCommandArgs, shellQuote } from './command.js';
 
 const DEFAULT_URL = 'redis://127.0.0.1:6379';
@@ -104,13 +104,13 @@ export const command: CliCommand = {
     const from = startPosition(values.from);
     const claimIdleMs = integerFlag('claim-idle', values['claim-idle'], 30_000, 1);
     const redis = redisUrl(values.redis);
-    let folder: string | undefined;
+    let folder: PrivateFolder | undefined;
     let inPath = values.in;
     let outPath = values.out;
     if (inPath === undefined && outPath === undefined) {
-      folder = fs.mkdtempSync(path.join(os.tmpdir(), 'pipe-io-bridge-'));
-      inPath = path.join(folder, 'in');
-      outPath = path.join(folder, 'out');
+      folder = makePrivateFolder('pipe-io-bridge-');
+      inPath = path.join(folder.path, 'in');
+      outPath = path.join(folder.path, 'out');
     }
     inPath = inPath === undefined ? undefined : path.resolve(inPath);
     outPath = outPath === undefined ? undefined : path.resolve(outPath);
@@ -140,7 +140,7 @@ export const command: CliCommand = {
       }
     } finally {
       await bridge.stop();
-      if (folder !== undefined) fs.rmSync(folder, { recursive: true, force: true });
+      folder?.remove();
     }
     return 0;
   },

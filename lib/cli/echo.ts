@@ -2,10 +2,10 @@
  * `pipe-io echo`: an echo server, to try a client against.
  * @module
  */
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PipeIOServer } from '../server.js';
+import { type PrivateFolder, makePrivateFolder } from './private-folder.js';
 import { type CliCommand, UsageError, parseCommandArgs, shellQuote } from './command.js';
 
 const usage = `Usage: pipe-io echo [--in PATH] [--out PATH]
@@ -36,13 +36,13 @@ export const command: CliCommand = {
     });
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'.`);
     if ((values.in === undefined) !== (values.out === undefined)) throw new UsageError('give both --in and --out, or neither.');
-    let folder: string | undefined;
+    let folder: PrivateFolder | undefined;
     let inPath = values.in;
     let outPath = values.out;
     if (inPath === undefined || outPath === undefined) {
-      folder = fs.mkdtempSync(path.join(os.tmpdir(), 'pipe-io-echo-'));
-      inPath = path.join(folder, 'in');
-      outPath = path.join(folder, 'out');
+      folder = makePrivateFolder('pipe-io-echo-');
+      inPath = path.join(folder.path, 'in');
+      outPath = path.join(folder.path, 'out');
     }
     inPath = path.resolve(inPath);
     outPath = path.resolve(outPath);
@@ -68,7 +68,7 @@ export const command: CliCommand = {
       if (!context.signal.aborted) await new Promise((resolve) => context.signal.addEventListener('abort', resolve, { once: true }));
     } finally {
       await server.stop();
-      if (folder !== undefined) fs.rmSync(folder, { recursive: true, force: true });
+      folder?.remove();
     }
     return 0;
   },

@@ -1,15 +1,37 @@
 /**
  * Shared test fixtures: temporary folders, real child processes, and patient waiting.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The checkout: dist/test/helpers/ is three levels down. */
+const root = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** A fresh folder under the system temp dir; removed by the returned cleanup. */
 export function tempDir(prefix = 'pipe-io-test-'): { dir: string; cleanup: () => void } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   return { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * A copy of the library's core (the servers, without the Redis bridge) that any user can load,
+ * for code a test runs as another user (`nobody`): the checkout itself may sit in a folder only
+ * its owner can enter (root's home, a `mktemp -d`). Holds what loading `dist/lib/server.js`
+ * needs: package.json, dist/lib, the native addon and fs-ext. `server` is its path in the copy.
+ */
+export function coreForOthers(): { server: string; cleanup: () => void } {
+  const { dir, cleanup } = tempDir('pipe-io-core-');
+  for (const part of ['package.json', 'dist/lib', 'build/Release/pipe_io_native.node', 'node_modules/fs-ext']) {
+    fs.cpSync(path.join(root, part), path.join(dir, part), { recursive: true });
+  }
+  // Readable by all, folders searchable by all, whatever the umask: the copy holds nothing secret.
+  const chmod = spawnSync('chmod', ['-R', 'a+rX', dir], { encoding: 'utf8' });
+  if (chmod.status !== 0) throw new Error(`chmod -R a+rX ${dir} failed: ${chmod.stderr}`);
+  fs.chmodSync(dir, 0o755);
+  return { server: path.join(dir, 'dist/lib/server.js'), cleanup };
 }
 
 /** The result of a finished child process. */
