@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import { PipeIOError, PipeIOServer } from '../lib/index.js';
+import { PipeIOError, PipeIOServer, type PipeIOServerOptions } from '../lib/index.js';
 import { type Running, bash, run, sleep, tempDir, waitFor, within } from './helpers/fixtures.js';
 
 const NOBODY = 65534;
@@ -61,7 +61,7 @@ describe('security: other users are adversaries', function () {
     return asNobody(`exec cat "$P"`, { P: path });
   }
 
-  function newServer(inPath: string, outPath: string, options: ConstructorParameters<typeof PipeIOServer>[2] = {}): PipeIOServer {
+  function newServer(inPath: string, outPath: string, options: PipeIOServerOptions = {}): PipeIOServer {
     const server = new PipeIOServer(inPath, outPath, options);
     servers.push(server);
     return server;
