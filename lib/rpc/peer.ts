@@ -1,11 +1,14 @@
 /**
- * JSON-RPC 2.0 over any line channel: both ends request and serve.
+ * JSON-RPC 2.0 over any line channel: both ends request and serve. This file reads lines and
+ * routes messages; the calling half is in calls.ts, the serving half in dispatch.ts.
  * @module
  */
 import { EventEmitter } from 'node:events';
 import type { PluginExit } from '../plugin.js';
+import { PendingCalls } from './calls.js';
 import { type ChannelLink, type RpcChannel, linkChannel } from './channel.js';
-import { RpcError, type RpcErrorObject, RpcErrorCodes, RpcWarning } from './errors.js';
+import { type Batch, Dispatcher, errorReply, messageOf } from './dispatch.js';
+import { RpcError, RpcErrorCodes, RpcWarning } from './errors.js';
 import { type RpcErrorMessage, type RpcId, type RpcParams, type RpcResultMessage, classify } from './protocol.js';
 
 /** What a handler gets besides the params. */
@@ -104,59 +107,8 @@ export interface RpcPeerEvents {
 /** Where a peer is in its life. */
 export type RpcPeerState = 'open' | 'closed';
 
-interface Pending {
-  method: string;
-  resolve: (result: any) => void;
-  reject: (error: RpcError) => void;
-  timer: NodeJS.Timeout | undefined;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-}
-
-/** The replies of one batch, sent as one array once its last request is answered. */
-interface Batch {
-  replies: object[];
-  waiting: number;
-}
-
-/** A request or notification from the peer, from its arrival to its reply. */
-interface Job {
-  readonly method: string;
-  readonly params: RpcParams | undefined;
-  /** `undefined` for a notification. */
-  readonly id: RpcId | undefined;
-  readonly handler: RpcHandler;
-  readonly batch: Batch | undefined;
-  /** The peer instance it came from; see RpcPeer.#generation. */
-  readonly generation: number;
-  state: 'queued' | 'running' | 'done';
-  context: HandlerContext | undefined;
-  /** The peer sent `$/cancelRequest` for it. */
-  cancelled: boolean;
-}
-
-class HandlerContext implements RpcContext {
-  #controller: AbortController | undefined;
-  constructor(
-    readonly id: RpcId | undefined,
-    readonly method: string,
-    readonly peer: RpcPeer,
-  ) {}
-  get signal(): AbortSignal {
-    // Made on first use: most handlers never look, and a controller per call costs.
-    return (this.#controller ??= new AbortController()).signal;
-  }
-  abort(reason: RpcError): void {
-    (this.#controller ??= new AbortController()).abort(reason);
-  }
-}
-
 const DEFAULT_CONCURRENCY = 64;
 const DEFAULT_MAX_QUEUED = 1024;
-/** Ids of abandoned requests remembered, to tell a late reply from a stray one. */
-const ABANDONED_MEMORY = 10_000;
-
-const errorReply = (id: RpcId, code: number, message: string): RpcErrorMessage => ({ jsonrpc: '2.0', id, error: { code, message } });
 
 /**
  * One end of a JSON-RPC 2.0 conversation over a pipe-io channel ({@link RpcChannel}): it
@@ -182,37 +134,16 @@ const errorReply = (id: RpcId, code: number, message: string): RpcErrorMessage =
 export class RpcPeer extends EventEmitter<RpcPeerEvents> {
   readonly #link: ChannelLink;
   readonly #methods = new Map<string, RpcHandler>();
-  readonly #concurrency: number;
-  readonly #maxQueued: number;
   readonly #timeout: number;
-  readonly #exposeErrors: 'none' | 'message' | 'stack';
+  readonly #calls: PendingCalls;
+  readonly #dispatcher: Dispatcher<RpcPeer>;
   #state: RpcPeerState = 'open';
-  #nextId = 0;
-  readonly #pending = new Map<number, Pending>();
-  readonly #abandoned = new Set<number>();
-  /** The peer's requests not answered yet (queued or running), by id, for `$/cancelRequest`. */
-  readonly #serving = new Map<RpcId, Job>();
-  readonly #running = new Set<Job>();
-  #queue: Job[] = [];
-  #queueHead = 0;
-  #pumping = false;
-  #resumeReading: (() => void) | undefined;
-  /** Bumped when a plugin instance exits: work that came from it is answered to nobody. */
-  #generation = 0;
   #warnedNotText = false;
   readonly #unsubscribe: () => void;
   readonly #closed: Promise<void>;
   #resolveClosed: () => void = () => {};
   readonly #reading: Promise<void>;
-  #stats = {
-    requestsSent: 0,
-    notificationsSent: 0,
-    responsesSent: 0,
-    notificationsHandled: 0,
-    lateResponses: 0,
-    unknownResponses: 0,
-    malformed: 0,
-  };
+  #stats = { requestsSent: 0, notificationsSent: 0, responsesSent: 0, lateResponses: 0, unknownResponses: 0, malformed: 0 };
 
   /**
    * Starts reading `channel` at once (lines that came before are not seen).
@@ -221,16 +152,28 @@ export class RpcPeer extends EventEmitter<RpcPeerEvents> {
    */
   constructor(channel: RpcChannel, options: RpcPeerOptions = {}) {
     super();
-    this.#concurrency = positive('concurrency', options.concurrency, DEFAULT_CONCURRENCY, 1);
-    this.#maxQueued = positive('maxQueued', options.maxQueued, DEFAULT_MAX_QUEUED, 0);
+    const concurrency = positive('concurrency', options.concurrency, DEFAULT_CONCURRENCY, 1);
+    const maxQueued = positive('maxQueued', options.maxQueued, DEFAULT_MAX_QUEUED, 0);
     this.#timeout = positive('timeout', options.timeout, 0, 0);
-    this.#exposeErrors = options.exposeErrors ?? 'message';
-    if (!['none', 'message', 'stack'].includes(this.#exposeErrors)) {
+    const exposeErrors = options.exposeErrors ?? 'message';
+    if (!['none', 'message', 'stack'].includes(exposeErrors)) {
       throw new TypeError(`Option exposeErrors must be 'none', 'message' or 'stack', got ${String(options.exposeErrors)}.`);
     }
     for (const [name, handler] of Object.entries(options.methods ?? {})) this.method(name, handler);
     this.#closed = new Promise<void>((resolve) => (this.#resolveClosed = resolve));
     this.#link = linkChannel(channel);
+    this.#calls = new PendingCalls((id) => {
+      if (this.#state === 'open') this.#link.send(JSON.stringify({ jsonrpc: '2.0', method: '$/cancelRequest', params: { id } })).catch(() => {});
+    });
+    this.#dispatcher = new Dispatcher<RpcPeer>({
+      peer: this,
+      methods: this.#methods,
+      concurrency,
+      maxQueued,
+      exposeErrors,
+      sendReply: (reply) => this.#sendReply(reply),
+      warn: (warning) => this.#warn(warning),
+    });
     this.#unsubscribe = this.#link.onPeerExit((status) => this.#peerExited(status));
     this.#reading = this.#read();
   }
@@ -249,9 +192,10 @@ export class RpcPeer extends EventEmitter<RpcPeerEvents> {
   get stats(): RpcStats {
     return {
       ...this.#stats,
-      pending: this.#pending.size,
-      active: this.#running.size,
-      queued: this.#queue.length - this.#queueHead,
+      notificationsHandled: this.#dispatcher.notificationsHandled,
+      pending: this.#calls.size,
+      active: this.#dispatcher.active,
+      queued: this.#dispatcher.queued,
     };
   }
 
@@ -277,9 +221,11 @@ export class RpcPeer extends EventEmitter<RpcPeerEvents> {
    */
   request<R = unknown>(method: string, params?: RpcParams, options: RpcRequestOptions = {}): Promise<R> {
     let line: string;
-    const id = this.#nextId + 1;
+    let timeout: number;
+    const id = this.#calls.nextId();
     try {
       line = encodeCall(method, params, id);
+      timeout = options.timeout === undefined ? this.#timeout : positive('timeout', options.timeout, 0, 0);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -288,25 +234,12 @@ export class RpcPeer extends EventEmitter<RpcPeerEvents> {
     if (signal?.aborted) {
       return Promise.reject(new RpcError(RpcErrorCodes.RequestCancelled, `The request '${method}' was cancelled before it was sent.`, undefined, { cause: signal.reason }));
     }
-    const timeout = options.timeout === undefined ? this.#timeout : positive('timeout', options.timeout, 0, 0);
-    this.#nextId = id;
-    return new Promise<R>((resolve, reject) => {
-      const entry: Pending = { method, resolve, reject, timer: undefined, signal, onAbort: undefined };
-      this.#pending.set(id, entry);
-      if (timeout > 0 && timeout !== Infinity) {
-        entry.timer = setTimeout(() => this.#abandon(id, new RpcError(RpcErrorCodes.RequestTimeout, `No reply to '${method}' within ${timeout} ms.`)), timeout);
-      }
-      if (signal) {
-        entry.onAbort = () =>
-          this.#abandon(id, new RpcError(RpcErrorCodes.RequestCancelled, `The request '${method}' was cancelled.`, undefined, { cause: signal.reason }));
-        signal.addEventListener('abort', entry.onAbort, { once: true });
-      }
-      this.#stats.requestsSent++;
-      this.#link.send(line).catch((error: unknown) => {
-        const pending = this.#takePending(id);
-        pending?.reject(new RpcError(RpcErrorCodes.ConnectionClosed, `Cannot send the request '${method}': ${messageOf(error)}`, undefined, { cause: error }));
-      });
+    const reply = this.#calls.track<R>(id, method, timeout, signal);
+    this.#stats.requestsSent++;
+    this.#link.send(line).catch((error: unknown) => {
+      this.#calls.fail(id, (m) => new RpcError(RpcErrorCodes.ConnectionClosed, `Cannot send the request '${m}': ${messageOf(error)}`, undefined, { cause: error }));
     });
+    return reply;
   }
 
   /**
@@ -344,7 +277,7 @@ export class RpcPeer extends EventEmitter<RpcPeerEvents> {
    * are dropped. Idempotent.
    */
   async close(): Promise<void> {
-    this.#shutDown(`the RPC peer was closed`);
+    this.#shutDown('the RPC peer was closed');
     await this.#link.lines.return?.();
     await this.#reading;
   }
@@ -360,9 +293,8 @@ export class RpcPeer extends EventEmitter<RpcPeerEvents> {
       for (;;) {
         // Backpressure: with handlers saturated and the queue full, take no more lines; the
         // channel's iterator then pauses its pipe and the other side's writes wait.
-        while (this.#queue.length - this.#queueHead >= this.#maxQueued && this.#state === 'open') {
-          await new Promise<void>((resolve) => (this.#resumeReading = resolve));
-        }
+        const room = this.#dispatcher.room();
+        if (room) await room;
         if (this.#state !== 'open') break;
         const next = await lines.next();
         if (next.done) break;
@@ -402,15 +334,21 @@ export class RpcPeer extends EventEmitter<RpcPeerEvents> {
       this.#sendReply(errorReply(null, RpcErrorCodes.InvalidRequest, 'Invalid Request'));
       return;
     }
-    const batch: Batch = { replies: [], waiting: 1 }; // held open until every entry is dispatched
+    const batch = this.#dispatcher.openBatch();
     for (const entry of value) this.#onMessage(entry, batch, line);
-    this.#batchDone(batch);
+    this.#dispatcher.closeBatch(batch);
   }
 
   /** One message, alone or in a batch. */
   #onMessage(value: unknown, batch: Batch | undefined, line: string): void {
     const message = classify(value);
     switch (message.kind) {
+      case 'request':
+        this.#dispatcher.request(message.message, batch);
+        return;
+      case 'notification':
+        this.#dispatcher.notification(message.message, line);
+        return;
       case 'response':
         this.#onResponse(message.message);
         return;
@@ -421,172 +359,23 @@ export class RpcPeer extends EventEmitter<RpcPeerEvents> {
       case 'invalid':
         this.#stats.malformed++;
         this.#warn(new RpcWarning('invalid', `The peer sent an invalid request (answered with -32600): ${message.reason}.`, { line }));
-        this.#reply(errorReply(message.id, RpcErrorCodes.InvalidRequest, 'Invalid Request'), batch);
-        return;
-      case 'notification': {
-        const { method, params } = message.message;
-        if (method === '$/cancelRequest') return this.#onCancel(params);
-        const handler = this.#methods.get(method);
-        if (handler === undefined) {
-          if (!method.startsWith('$/')) this.#warn(new RpcWarning('unknown-notification', `The peer sent the notification '${method}', which has no handler.`, { line }));
-          return;
-        }
-        this.#stats.notificationsHandled++;
-        this.#enqueue({ method, params, id: undefined, handler, batch: undefined, generation: this.#generation, state: 'queued', context: undefined, cancelled: false });
-        return;
-      }
-      case 'request': {
-        const { method, params, id } = message.message;
-        const handler = this.#methods.get(method);
-        if (handler === undefined) {
-          this.#reply(errorReply(id, RpcErrorCodes.MethodNotFound, 'Method not found'), batch);
-          return;
-        }
-        if (batch) batch.waiting++;
-        const job: Job = { method, params, id, handler, batch, generation: this.#generation, state: 'queued', context: undefined, cancelled: false };
-        this.#serving.set(id, job);
-        this.#enqueue(job);
-      }
+        this.#dispatcher.reply(errorReply(message.id, RpcErrorCodes.InvalidRequest, 'Invalid Request'), batch);
     }
   }
 
   #onResponse(message: RpcResultMessage | RpcErrorMessage): void {
-    const { id } = message;
-    const pending = typeof id === 'number' ? this.#takePending(id) : undefined;
-    if (pending !== undefined) {
-      if ('error' in message) {
-        const { code, message: text, data } = message.error;
-        pending.reject(new RpcError(code, text, data));
-      } else {
-        pending.resolve(message.result);
-      }
-      return;
-    }
-    if (typeof id === 'number' && this.#abandoned.delete(id)) {
+    const fate = this.#calls.settle(message);
+    if (fate === 'settled') return;
+    if (fate === 'late') {
       this.#stats.lateResponses++;
       return;
     }
-    if (id === null && 'error' in message) {
+    if (message.id === null && 'error' in message) {
       this.#warn(new RpcWarning('peer-error', `The peer reported an error it could not tie to a request: ${message.error.code} ${message.error.message}.`));
       return;
     }
     this.#stats.unknownResponses++;
-    this.#warn(new RpcWarning('unknown-response', `The peer answered the id ${JSON.stringify(id)}, which this side is not waiting for; dropped.`));
-  }
-
-  #onCancel(params: RpcParams | undefined): void {
-    const id = (params as { id?: unknown } | undefined)?.id;
-    if (typeof id !== 'string' && typeof id !== 'number') return;
-    const job = this.#serving.get(id);
-    if (job === undefined || job.cancelled) return; // answered already: nothing to do
-    job.cancelled = true;
-    if (job.state === 'running') {
-      job.context!.abort(new RpcError(RpcErrorCodes.RequestCancelled, `The peer cancelled the request '${job.method}'.`));
-      return;
-    }
-    // Not started: answer now and let the queue skip it.
-    job.state = 'done';
-    this.#serving.delete(id);
-    this.#reply(errorReply(id, RpcErrorCodes.RequestCancelled, 'Request cancelled'), job.batch);
-    if (job.batch) this.#batchDone(job.batch);
-  }
-
-  #enqueue(job: Job): void {
-    this.#queue.push(job);
-    this.#pump();
-  }
-
-  /** Starts queued jobs while there are free slots. Not reentrant: a handler that ends at once lands back here. */
-  #pump(): void {
-    if (this.#pumping) return;
-    this.#pumping = true;
-    try {
-      while (this.#running.size < this.#concurrency && this.#queueHead < this.#queue.length) {
-        const job = this.#queue[this.#queueHead++]!;
-        if (job.state === 'queued') this.#start(job);
-      }
-    } finally {
-      this.#pumping = false;
-    }
-    if (this.#queueHead === this.#queue.length) {
-      this.#queue = [];
-      this.#queueHead = 0;
-    } else if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#queueHead);
-      this.#queueHead = 0;
-    }
-    if (this.#resumeReading && this.#queue.length - this.#queueHead < this.#maxQueued) {
-      const resume = this.#resumeReading;
-      this.#resumeReading = undefined;
-      resume();
-    }
-  }
-
-  #start(job: Job): void {
-    job.state = 'running';
-    this.#running.add(job);
-    const context = (job.context = new HandlerContext(job.id, job.method, this));
-    let value: unknown;
-    try {
-      value = job.handler(job.params, context);
-    } catch (error) {
-      this.#finish(job, false, error);
-      return;
-    }
-    if (typeof (value as PromiseLike<unknown> | null)?.then === 'function') {
-      (value as PromiseLike<unknown>).then(
-        (result) => this.#finish(job, true, result),
-        (error: unknown) => this.#finish(job, false, error),
-      );
-    } else {
-      this.#finish(job, true, value);
-    }
-  }
-
-  #finish(job: Job, ok: boolean, outcome: unknown): void {
-    if (job.state !== 'running') return;
-    job.state = 'done';
-    this.#running.delete(job);
-    const current = job.generation === this.#generation && this.#state === 'open';
-    if (job.id !== undefined && this.#serving.get(job.id) === job) this.#serving.delete(job.id);
-    // A handler that fails after its cancellation did what was asked: no warning for that.
-    if (!ok && !(outcome instanceof RpcError) && !job.cancelled) {
-      this.#warn(
-        new RpcWarning('handler', `The handler of '${job.method}' failed${job.id === undefined ? '' : ' (the peer got an internal error)'}: ${messageOf(outcome)}`, {
-          cause: outcome,
-        }),
-      );
-    }
-    if (job.id !== undefined && current) {
-      this.#reply(ok ? { jsonrpc: '2.0', id: job.id, result: outcome === undefined ? null : outcome } : { jsonrpc: '2.0', id: job.id, error: this.#errorObject(job, outcome) }, job.batch);
-      if (job.batch) this.#batchDone(job.batch);
-    }
-    this.#pump();
-  }
-
-  #errorObject(job: Job, error: unknown): RpcErrorObject {
-    if (error instanceof RpcError) return error.toJSON();
-    if (job.cancelled) return { code: RpcErrorCodes.RequestCancelled, message: 'Request cancelled' };
-    switch (this.#exposeErrors) {
-      case 'none':
-        return { code: RpcErrorCodes.InternalError, message: 'Internal error' };
-      case 'message':
-        return { code: RpcErrorCodes.InternalError, message: messageOf(error) };
-      case 'stack':
-        return { code: RpcErrorCodes.InternalError, message: messageOf(error), data: { stack: error instanceof Error ? error.stack : undefined } };
-    }
-  }
-
-  /** Sends a reply now, or adds it to its batch. */
-  #reply(reply: RpcResultMessage | RpcErrorMessage, batch: Batch | undefined): void {
-    if (batch) batch.replies.push(reply);
-    else this.#sendReply(reply);
-  }
-
-  #batchDone(batch: Batch): void {
-    if (--batch.waiting > 0 || batch.replies.length === 0) return;
-    // A batch of only notifications gets nothing back, as the specification says.
-    this.#sendReply(batch.replies);
+    this.#warn(new RpcWarning('unknown-response', `The peer answered the id ${JSON.stringify(message.id)}, which this side is not waiting for; dropped.`));
   }
 
   #sendReply(reply: object): void {
@@ -597,16 +386,7 @@ export class RpcPeer extends EventEmitter<RpcPeerEvents> {
     } catch (error) {
       // A result JSON cannot carry (a BigInt, a cycle): the caller still gets an answer.
       this.#warn(new RpcWarning('handler', `A reply could not be encoded as JSON: ${messageOf(error)}`, { cause: error }));
-      const replies = Array.isArray(reply) ? reply : [reply];
-      const fixed = replies.map((r: { id: RpcId }) => {
-        try {
-          JSON.stringify(r);
-          return r;
-        } catch {
-          return errorReply(r.id, RpcErrorCodes.InternalError, 'The result could not be encoded as JSON');
-        }
-      });
-      line = JSON.stringify(Array.isArray(reply) ? fixed : fixed[0]);
+      line = JSON.stringify(Array.isArray(reply) ? reply.map(encodable) : encodable(reply as { id: RpcId }));
     }
     this.#stats.responsesSent += Array.isArray(reply) ? reply.length : 1;
     this.#link.send(line).catch((error: unknown) => {
@@ -614,67 +394,28 @@ export class RpcPeer extends EventEmitter<RpcPeerEvents> {
     });
   }
 
-  #takePending(id: number): Pending | undefined {
-    const entry = this.#pending.get(id);
-    if (entry === undefined) return undefined;
-    this.#pending.delete(id);
-    clearTimeout(entry.timer);
-    if (entry.onAbort) entry.signal!.removeEventListener('abort', entry.onAbort);
-    return entry;
-  }
-
-  /** A request given up on (timeout, abort): reject it, remember its id so a late reply is known, and tell the peer. */
-  #abandon(id: number, error: RpcError): void {
-    const entry = this.#takePending(id);
-    if (entry === undefined) return;
-    this.#abandoned.add(id);
-    if (this.#abandoned.size > ABANDONED_MEMORY) this.#abandoned.delete(this.#abandoned.values().next().value!);
-    if (this.#state === 'open') this.#link.send(JSON.stringify({ jsonrpc: '2.0', method: '$/cancelRequest', params: { id } })).catch(() => {});
-    entry.reject(error);
-  }
-
   #peerExited(status: PluginExit): void {
     // Its last replies may still be on their way to the iterator: they are read in this turn
     // of the loop or the next, so settle after two turns, not at once.
-    const generation = this.#generation;
     setImmediate(() =>
       setImmediate(() => {
-        if (this.#state !== 'open' || generation !== this.#generation) return;
-        this.#generation++;
+        if (this.#state !== 'open') return;
         const how = status.signal ? `was killed by ${status.signal}` : `exited with code ${String(status.code)}`;
-        const reason = new RpcError(RpcErrorCodes.PeerExited, `The plugin ${how}`);
-        this.#dropWork(reason);
-        for (const id of [...this.#pending.keys()]) {
-          const entry = this.#takePending(id)!;
-          // Its request may still be read by the next instance; a reply from it is then late, not stray.
-          this.#abandoned.add(id);
-          entry.reject(new RpcError(RpcErrorCodes.PeerExited, `No reply to '${entry.method}': the plugin ${how} before answering.`, { code: status.code, signal: status.signal }));
-        }
+        this.#dispatcher.dropAll(new RpcError(RpcErrorCodes.PeerExited, `The plugin ${how}.`));
+        // Their requests may still be read by the next instance; a reply from it is then late, not stray.
+        const data = { code: status.code, signal: status.signal };
+        this.#calls.rejectAll((method) => new RpcError(RpcErrorCodes.PeerExited, `No reply to '${method}': the plugin ${how} before answering.`, data), true);
       }),
     );
-  }
-
-  /** Aborts the running handlers (their replies go nowhere) and forgets the queued requests. */
-  #dropWork(reason: RpcError): void {
-    for (const job of this.#running) {
-      job.cancelled = true;
-      job.context!.abort(reason);
-    }
-    for (let i = this.#queueHead; i < this.#queue.length; i++) this.#queue[i]!.state = 'done';
-    this.#serving.clear();
-    this.#pump();
   }
 
   #shutDown(why: string): void {
     if (this.#state !== 'open') return;
     this.#state = 'closed';
     this.#unsubscribe();
-    this.#dropWork(new RpcError(RpcErrorCodes.ConnectionClosed, `The request was abandoned: ${why}.`));
-    for (const id of [...this.#pending.keys()]) {
-      const entry = this.#takePending(id)!;
-      entry.reject(new RpcError(RpcErrorCodes.ConnectionClosed, `No reply to '${entry.method}': ${why}.`));
-    }
-    this.#resumeReading?.();
+    this.#dispatcher.dropAll(new RpcError(RpcErrorCodes.ConnectionClosed, `The request was abandoned: ${why}.`));
+    this.#calls.rejectAll((method) => new RpcError(RpcErrorCodes.ConnectionClosed, `No reply to '${method}': ${why}.`), false);
+    this.#dispatcher.wake();
     this.#resolveClosed();
     this.emit('close');
   }
@@ -686,6 +427,16 @@ export class RpcPeer extends EventEmitter<RpcPeerEvents> {
   #warn(warning: RpcWarning): void {
     if (this.listenerCount('warning') > 0) this.emit('warning', warning);
     else process.emitWarning(warning);
+  }
+}
+
+/** The reply itself if JSON can carry it, else an internal error for its id. */
+function encodable(reply: { id: RpcId }): object {
+  try {
+    JSON.stringify(reply);
+    return reply;
+  } catch {
+    return errorReply(reply.id, RpcErrorCodes.InternalError, 'The result could not be encoded as JSON');
   }
 }
 
@@ -701,10 +452,6 @@ function encodeCall(method: string, params: RpcParams | undefined, id: number | 
   } catch (error) {
     throw new TypeError(`The params of '${method}' cannot be encoded as JSON: ${messageOf(error)}`, { cause: error });
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function positive(name: string, value: number | undefined, fallback: number, min: number): number {
