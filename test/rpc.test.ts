@@ -6,8 +6,8 @@ import { expect } from 'chai';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RpcError, RpcErrorCodes, RpcPeer, type RpcWarning, spawnPlugin } from '../lib/index.js';
-import { waitFor, within } from './helpers/fixtures.js';
+import { PipeIOClient, PipeIOServer, RpcError, RpcErrorCodes, RpcPeer, type RpcWarning, spawnPlugin } from '../lib/index.js';
+import { tempDir, waitFor, within } from './helpers/fixtures.js';
 import { type FifoPair, LineReader, fifoPair } from './helpers/rpc.js';
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
@@ -226,6 +226,39 @@ describe('RPC: RpcPeer over a FIFO pair', () => {
       process.off('warning', onWarning);
     }
     expect(await peer(pair.client).request('ping')).to.equal('pong');
+  });
+
+  it('refuses what cannot be JSON-RPC on the way out, and answers a result JSON cannot carry with an internal error', async () => {
+    const host = peer(pair.server, { methods: { big: () => 10n, fine: () => 1 } });
+    const guest = peer(pair.client);
+    expect(await guest.request('x', 5 as never).catch((e: unknown) => e)).to.be.instanceOf(TypeError);
+    expect(await guest.request('x', { n: 1n }).catch((e: unknown) => e)).to.be.instanceOf(TypeError);
+    expect(() => host.method('rpc.discover', () => 1)).to.throw(TypeError, /reserved/);
+    expect(() => new RpcPeer(pair.server, { concurrency: 0 })).to.throw(RangeError, /concurrency/);
+    const big = await rejection(guest.request('big'));
+    expect(big).to.include({ code: RpcErrorCodes.InternalError, message: 'The result could not be encoded as JSON' });
+    expect(await guest.request('fine')).to.equal(1);
+    expect(warnings.map((w) => w.kind)).to.deep.equal(['handler']);
+  });
+
+  it('says so once when the channel is not in the text codec', async () => {
+    const { dir, cleanup } = tempDir('pipe-io-rpc-json-');
+    const server = new PipeIOServer<unknown>(path.join(dir, 'in'), path.join(dir, 'out'), { codec: 'json' });
+    await server.start();
+    const client = new PipeIOClient({ send: server.inPipe, recv: server.outPipe });
+    await client.connect();
+    try {
+      const host = peer(server);
+      await client.send('{"jsonrpc":"2.0","id":1,"method":"x"}');
+      await client.send('{"jsonrpc":"2.0","id":2,"method":"x"}');
+      await waitFor(() => host.stats.malformed === 2, 'both lines');
+      expect(warnings.map((w) => w.kind)).to.deep.equal(['not-text']);
+      expect(warnings[0]!.message).to.match(/text codec/);
+    } finally {
+      await client.close();
+      await server.stop();
+      cleanup();
+    }
   });
 
   it('runs handlers concurrently up to `concurrency`, in arrival order, and stops reading when the queue is full', async () => {
