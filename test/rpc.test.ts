@@ -327,11 +327,15 @@ describe('RPC: RpcPeer with a Node plugin process', () => {
     const rpc = new RpcPeer(plugin);
     const firstPid = await rpc.request<number>('pid');
     const held = rpc.request('hold', { ms: 10_000 });
+    // A request sent the moment the instance is gone waits for the next one instead.
+    plugin.once('exit', () => void (afterExit = rpc.request<number>('add', [1, 1])));
+    let afterExit: Promise<number> | undefined;
     const crashed = await rejection(rpc.request('crash'));
     expect(crashed.code).to.equal(RpcErrorCodes.PeerExited);
     expect(crashed.message).to.match(/crash.*exited with code 3/);
     expect(crashed.data).to.deep.equal({ code: 3, signal: null });
     expect((await rejection(held)).code).to.equal(RpcErrorCodes.PeerExited);
+    expect(await within(afterExit!, 10_000, 'the request sent at the exit')).to.equal(2);
     const secondPid = await within(rpc.request<number>('pid'), 10_000, 'the restarted plugin');
     expect(secondPid).to.not.equal(firstPid);
     expect(plugin.restarts).to.equal(1);

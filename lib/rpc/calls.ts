@@ -81,13 +81,19 @@ export class PendingCalls {
     entry.reject(error);
   }
 
+  /** The ids waiting now. */
+  ids(): number[] {
+    return [...this.#pending.keys()];
+  }
+
   /**
-   * Rejects every waiting request with `error(method)`. With `remember`, their ids are kept
-   * so that replies still on their way count as late.
+   * Rejects the waiting requests (those of `ids` only, if given) with `error(method)`. With
+   * `remember`, their ids are kept so that replies still on their way count as late.
    */
-  rejectAll(error: (method: string) => RpcError, remember: boolean): void {
-    for (const id of [...this.#pending.keys()]) {
-      const entry = this.#take(id)!;
+  rejectAll(error: (method: string) => RpcError, remember: boolean, ids: readonly number[] = this.ids()): void {
+    for (const id of ids) {
+      const entry = this.#take(id);
+      if (entry === undefined) continue; // settled meanwhile
       if (remember) this.#remember(id);
       entry.reject(error(entry.method));
     }

@@ -396,7 +396,9 @@ export class RpcPeer extends EventEmitter<RpcPeerEvents> {
 
   #peerExited(status: PluginExit): void {
     // Its last replies may still be on their way to the iterator: they are read in this turn
-    // of the loop or the next, so settle after two turns, not at once.
+    // of the loop or the next, so settle after two turns, not at once; and only the requests
+    // sent before the exit (later ones wait in the pipe for the next instance).
+    const ids = this.#calls.ids();
     setImmediate(() =>
       setImmediate(() => {
         if (this.#state !== 'open') return;
@@ -404,7 +406,7 @@ export class RpcPeer extends EventEmitter<RpcPeerEvents> {
         this.#dispatcher.dropAll(new RpcError(RpcErrorCodes.PeerExited, `The plugin ${how}.`));
         // Their requests may still be read by the next instance; a reply from it is then late, not stray.
         const data = { code: status.code, signal: status.signal };
-        this.#calls.rejectAll((method) => new RpcError(RpcErrorCodes.PeerExited, `No reply to '${method}': the plugin ${how} before answering.`, data), true);
+        this.#calls.rejectAll((method) => new RpcError(RpcErrorCodes.PeerExited, `No reply to '${method}': the plugin ${how} before answering.`, data), true, ids);
       }),
     );
   }
