@@ -24,6 +24,11 @@ host is accepted and ignored: a handler runs to its end (the host has already
 given up on the reply, and drops it). A handler that raises ``RpcError`` answers
 with exactly that error; anything else answers -32603 with the exception's
 message only (``expose_errors``), and its traceback goes to stderr, not to the host.
+
+``request()`` works outside ``serve()`` too (at start-up, say): it serves what
+the host sends until its reply comes. One thread at a time: a peer is not
+thread-safe. A request's ``timeout`` sets the client's ``timeout`` attribute
+around each read, then puts it back.
 """
 
 import inspect
