@@ -35,6 +35,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findRedisServer } from '../test/helpers/redis.js';
 import { benchBridge } from './bridge.js';
+import { RPC_LABELS, RPC_SYSTEMS, benchRpc } from './rpc.js';
 import { renderChart } from './common/chart.js';
 import { killAll, Proc } from './common/proc.js';
 import {
@@ -52,8 +53,8 @@ import { fmtMs, fmtRate, fmtRatio, fmtUs, median } from './common/stats.js';
 
 // ---------------------------------------------------------------- options
 
-type TestId = 'in' | 'out' | 'echo' | 'scale' | 'bridge';
-const TESTS: TestId[] = ['in', 'out', 'echo', 'scale', 'bridge'];
+type TestId = 'in' | 'out' | 'echo' | 'scale' | 'bridge' | 'rpc';
+const TESTS: TestId[] = ['in', 'out', 'echo', 'scale', 'bridge', 'rpc'];
 
 interface Options {
   smoke: boolean;
@@ -71,6 +72,8 @@ interface Options {
   assert: boolean;
   render: string | undefined;
   verbose: boolean;
+  /** Timed requests per RPC measurement. */
+  rpcN: number;
 }
 
 function usage(message?: string): never {
@@ -78,7 +81,8 @@ function usage(message?: string): never {
   process.stderr.write(
     'usage: node dist/bench/run.js [--smoke] [--runs K] [--n N] [--echo M] [--warmup W]\n' +
       '                             [--scale COUNT] [--scale-dirs DIR,DIR] [--dir DIR]\n' +
-      '                             [--systems ours,ours-buffer,c,unix,naive] [--tests in,out,echo,scale,bridge]\n' +
+      '                             [--systems ours,ours-buffer,c,unix,naive] [--tests in,out,echo,scale,bridge,rpc]\n' +
+      '                             [--rpc-n N]\n' +
       '                             [--pin same,cross|none]\n' +
       '                             [--profile] [--assert] [--verbose]\n' +
       '       node dist/bench/run.js --render RESULTS.json   (rewrites RESULTS.svg from it)\n',
@@ -104,6 +108,7 @@ function parseOptions(argv: string[]): Options {
     assert: false,
     render: undefined,
     verbose: false,
+    rpcN: smoke ? 1_000 : 20_000,
   };
   const int = (flag: string, v: string | undefined, min: number): number => {
     const n = Number(v);
@@ -166,6 +171,9 @@ function parseOptions(argv: string[]): Options {
         break;
       case '--verbose':
         o.verbose = true;
+        break;
+      case '--rpc-n':
+        o.rpcN = int(a, argv[++i], 1);
         break;
       case '--help':
       case '-h':
@@ -499,7 +507,7 @@ const stepsPerRound =
   opts.systems.length * flowTests.length + opts.systems.filter(hasEcho).length * echoPins.length + (withScale ? SCALE_DIRS.length : 0);
 // The bridge runs once, after the rounds (it takes its own runs and medians), when Redis is here.
 const redisServer = opts.tests.includes('bridge') ? findRedisServer() : undefined;
-const totalSteps = stepsPerRound * opts.runs + (redisServer ? 1 : 0);
+const totalSteps = stepsPerRound * opts.runs + (redisServer ? 1 : 0) + (opts.tests.includes('rpc') ? 1 : 0);
 let step = 0;
 
 async function runStep<T>(label: string, fn: () => Promise<T>, show: (v: T) => string): Promise<T | undefined> {
@@ -580,6 +588,23 @@ if (opts.tests.includes('bridge')) {
     );
     if (v !== undefined) results.bridge = v;
   }
+}
+
+if (opts.tests.includes('rpc')) {
+  const v = await runStep(
+    `rpc  ${opts.runs} x ${RPC_SYSTEMS.length} hosts, ${opts.rpcN.toLocaleString('en-US')} requests at 1 and 64 in flight`,
+    () =>
+      benchRpc({
+        n: opts.rpcN,
+        warmup: Math.min(2000, opts.rpcN),
+        runs: opts.runs,
+        verbose: opts.verbose,
+        onRun: (system, run, f) =>
+          process.stderr.write(`      rpc run ${run} ${system.padEnd(6)} ${Object.entries(f).map(([k, x]) => `${k} in flight ${fmtRate(x.rps)} req/s p99 ${fmtUs(x.p99_us)} µs`).join(', ')}\n`),
+      }),
+    (r) => `node 64 in flight ${fmtRate(r.systems.node['64']?.median?.rps)} req/s, vscode-jsonrpc ${fmtRate(r.systems.vscode['64']?.median?.rps)} req/s`,
+  );
+  if (v !== undefined) results.rpc = v;
 }
 
 // ---------------------------------------------------------------- medians, ratios, targets
@@ -668,6 +693,17 @@ if (ours) {
     }
   }
 }
+if (results.rpc) {
+  const rpc = results.rpc.systems;
+  const fast = div(rpc.node['64']?.median?.rps, rpc.vscode['64']?.median?.rps);
+  const tail = div(rpc.node['1']?.median?.p99_us, rpc.vscode['1']?.median?.p99_us);
+  results.rpc.ratios = {
+    node: { rps_1: div(rpc.node['1']?.median?.rps, rpc.vscode['1']?.median?.rps), rps_64: fast, p99_1: tail },
+    python: { rps_1: div(rpc.python['1']?.median?.rps, rpc.vscode['1']?.median?.rps), rps_64: div(rpc.python['64']?.median?.rps, rpc.vscode['64']?.median?.rps), p99_1: div(rpc.python['1']?.median?.p99_us, rpc.vscode['1']?.median?.p99_us) },
+  };
+  if (Number.isFinite(fast)) results.targets.push({ name: 'rpc (issue 12): requests/s, 64 in flight: RpcPeer Node / vscode-jsonrpc', value: fast, target: '>= 1.5x', pass: fast >= 1.5 });
+  if (Number.isFinite(tail)) results.targets.push({ name: 'rpc (issue 12): p99, 1 in flight: RpcPeer Node / vscode-jsonrpc', value: tail, target: '<= 1x', pass: tail <= 1 });
+}
 results.durationSec = Math.round((Date.now() - t0) / 100) / 10;
 
 // ---------------------------------------------------------------- report
@@ -735,9 +771,25 @@ if (results.bridge && 'skipped' in results.bridge) {
       `bridge / pipelined XADD ${fmtRatio(b.ratio)}`,
   );
 }
+if (results.rpc) {
+  const r = results.rpc;
+  lines.push('', `JSON-RPC 2.0, \`add\` request, medians of ${opts.runs} run(s) of ${r.n.toLocaleString('en-US')} requests (unpinned):`, '');
+  lines.push(`| system | ${r.inflight.map((k) => `${k} in flight req/s | p50 µs | p99 µs`).join(' | ')} |`);
+  lines.push(`|---|${r.inflight.map(() => '--:|--:|--:|').join('')}`);
+  for (const sys of RPC_SYSTEMS) {
+    const cells = r.inflight.map((k) => {
+      const m = r.systems[sys][String(k)]?.median;
+      return `${fmtRate(m?.rps)} | ${fmtUs(m?.p50_us)} | ${fmtUs(m?.p99_us)}`;
+    });
+    lines.push(`| ${RPC_LABELS[sys]} | ${cells.join(' | ')} |`);
+  }
+  for (const [sys, x] of Object.entries(r.ratios ?? {})) {
+    lines.push(`  ${sys} / vscode-jsonrpc: req/s ${fmtRatio(x.rps_1)} at 1 in flight, ${fmtRatio(x.rps_64)} at 64; p99 at 1 in flight ${fmtRatio(x.p99_1)}`);
+  }
+}
 if (results.targets.length) {
   lines.push('');
-  lines.push(`Targets (issues 5 and 19)${opts.smoke ? ' — smoke run: informational only' : ''}:`);
+  lines.push(`Targets${opts.smoke ? ' — smoke run: informational only' : ''}:`);
   for (const t of results.targets) {
     const v = t.name.endsWith(', ms') ? fmtMs(t.value) : t.name.endsWith(', MB') ? `${t.value.toFixed(0)} MB` : fmtRatio(t.value);
     lines.push(`  ${t.pass ? 'MET ' : 'MISS'}  ${t.name}: ${v} (target ${t.target})`);

@@ -1,4 +1,5 @@
 import type { BridgeBenchResult } from '../bridge.js';
+import type { RpcBenchResult } from '../rpc.js';
 
 /** Shape of bench/results/latest.json. */
 
@@ -113,6 +114,8 @@ export interface BenchResults {
   scale: ScaleResult[];
   /** Bridge throughput beside redis-benchmark's XADD, or why it was skipped. */
   bridge?: BridgeBenchResult | { skipped: string };
+  /** JSON-RPC rows (issue 12): RpcPeer to Node and Python plugins, beside vscode-jsonrpc. */
+  rpc?: RpcBenchResult;
   ratios: Record<string, Record<string, number>>;
   targets: TargetCheck[];
   errors: string[];
