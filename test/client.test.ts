@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { makeFifo } from '../lib/fifo.js';
 import { CodecError, PipeIOClient, type PipeIOClientOptions, PipeIOError, PipeIOServer, jsonCodec, resolveCodec, textCodec } from '../lib/index.js';
-import { sleep, within } from './helpers/fixtures.js';
+import { recreated, sleep, within } from './helpers/fixtures.js';
 import { MovedPipeServer, type NextPipe } from './helpers/moved-pipe.js';
 
 /** A private folder per test, removed afterwards. */
@@ -195,14 +195,7 @@ describe('PipeIOClient', function () {
     try {
       for (let i = 0; i < 10; i++) {
         await sleep(40 + 10 * (i % 3));
-        const back = new Promise<void>((resolve) => {
-          const listener = (info: { role: string }): void => {
-            if (info.role !== 'out') return;
-            server.off('recreate', listener);
-            resolve();
-          };
-          server.on('recreate', listener);
-        });
+        const back = recreated(server, 'out');
         fs.unlinkSync(recv);
         await within(back, 5000, `out pipe ${i + 1} made again`);
       }

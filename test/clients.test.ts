@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PipeIOServer } from '../lib/index.js';
-import { sleep } from './helpers/fixtures.js';
+import { recreated, sleep } from './helpers/fixtures.js';
 import { MovedPipeServer, type NextPipe } from './helpers/moved-pipe.js';
 
 // This file runs from dist/test/.
@@ -534,14 +534,7 @@ for (const kind of KINDS) {
       try {
         for (let i = 0; i < 10; i++) {
           await sleep(40 + 10 * (i % 3));
-          const back = new Promise<void>((resolve) => {
-            const listener = (info: { role: string }): void => {
-              if (info.role !== 'out') return;
-              server.off('recreate', listener);
-              resolve();
-            };
-            server.on('recreate', listener);
-          });
+          const back = recreated(server, 'out');
           fs.unlinkSync(outPath);
           await within(back, 5000, () => `out pipe ${i + 1} not made again in 5 s`);
         }
@@ -562,26 +555,17 @@ for (const kind of KINDS) {
       server.on('message', (message) => replies.push(message));
       await server.start();
       const running = (client = run(driver.command, [...driver.args, inPath, outPath, messagesFile, 'relay'], driver.env));
-      const recreated = (role: 'in' | 'out'): Promise<void> =>
-        new Promise((resolve) => {
-          const listener = (info: { role: string }): void => {
-            if (info.role !== role) return;
-            server.off('recreate', listener);
-            resolve();
-          };
-          server.on('recreate', listener);
-        });
       const roundTrip = async (message: string): Promise<void> => {
         await server.send(message);
         await until(() => replies.includes(`echo: ${message}`), running, 10_000);
       };
       await roundTrip('before');
       // The client still holds the old in pipe; the server goes on reading it.
-      let back = recreated('in');
+      let back = recreated(server, 'in');
       fs.unlinkSync(inPath);
       await within(back, 5000, () => 'in pipe not made again in 5 s');
       await roundTrip('after the in pipe was deleted');
-      back = recreated('out');
+      back = recreated(server, 'out');
       fs.unlinkSync(outPath);
       await within(back, 5000, () => 'out pipe not made again in 5 s');
       await roundTrip('after the out pipe was deleted');

@@ -8,21 +8,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sleep, waitFor, within } from './helpers/fixtures.js';
+import { procState, sleep, waitFor, within } from './helpers/fixtures.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const FIXTURES = path.join(HERE, 'fixtures');
 const CLI = path.resolve(HERE, '../lib/cli/main.js');
 
-/** The state letter of `pid` from /proc, or null if there is no such process. */
-function procState(pid: number): string | null {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  } catch {
-    return null;
-  }
-}
 
 /** Whether `pid` runs (a zombie does not: this sandbox's pid 1 may never reap orphans). */
 const running = (pid: number): boolean => ![null, 'Z', 'X'].includes(procState(pid));

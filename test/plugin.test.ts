@@ -7,20 +7,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CodecError, PipeIOError, type PluginExit, type PluginHandle, type PluginOptions, spawnPlugin } from '../lib/index.js';
-import { sleep, within } from './helpers/fixtures.js';
+import { procState, sleep, within } from './helpers/fixtures.js';
 
 // This file runs from dist/test/; the fixtures are compiled beside it.
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
 
-/** The process's state letter from /proc (R, S, Z, …), or null if there is no such process. */
-function procState(pid: number): string | null {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  } catch {
-    return null;
-  }
-}
 
 /**
  * Our own child must be gone entirely: not running, and reaped (no zombie).

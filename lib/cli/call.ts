@@ -2,13 +2,11 @@
  * `pipe-io call`: call one JSON-RPC method of a plugin from the shell.
  * @module
  */
-import os from 'node:os';
-import { errnoCode } from '../errors.js';
-import { type PluginExit, spawnPlugin } from '../plugin/index.js';
 import { RpcError, RpcErrorCodes } from '../rpc/errors.js';
 import { RpcPeer } from '../rpc/peer.js';
 import type { RpcParams } from '../rpc/protocol.js';
 import { type CliCommand, UsageError, integerFlag, parseCommandArgs } from './command.js';
+import { describeExit, signalNumber, startPlugin, warner } from './plugin-process.js';
 
 const usage = `Usage: pipe-io call [OPTIONS] METHOD [PARAMS_JSON] -- COMMAND [ARGS...]
 
@@ -35,12 +33,6 @@ could not be executed; 2 for bad usage; 128+N if stopped by signal N.
 Example:
   pipe-io call add '[2, 3]' -- python3 clients/python/example_rpc_plugin.py
 `;
-
-const signalNumber = (signal: string): number => os.constants.signals[signal as NodeJS.Signals] ?? 0;
-
-function describe(exit: PluginExit): string {
-  return exit.signal ? `was killed by ${exit.signal}` : `exited with status ${String(exit.code)}`;
-}
 
 /** See {@link usage}. */
 export const command: CliCommand = {
@@ -69,23 +61,12 @@ export const command: CliCommand = {
     }
     const timeout = integerFlag('timeout', values.timeout, 30_000);
     const grace = integerFlag('grace', values.grace, 2000);
-    const { stdout, stderr, name } = context;
-    const warn = (text: string): void => void stderr.write(`pipe-io ${name}: ${text}\n`);
+    const { stdout, stderr } = context;
+    const warn = warner(context);
 
-    let plugin;
-    try {
-      plugin = await spawnPlugin(program, programArgs, { stdio: 'pipe', gracePeriod: grace });
-    } catch (error) {
-      const code = errnoCode(error);
-      if (code === 'ENOENT' || code === 'EACCES') {
-        warn(`cannot run '${program}': ${code === 'ENOENT' ? 'command not found' : 'permission denied'}.`);
-        return code === 'ENOENT' ? 127 : 126;
-      }
-      throw error;
-    }
-    plugin.stdout!.pipe(stderr, { end: false });
-    plugin.stderr!.pipe(stderr, { end: false });
-    plugin.on('warning', (error) => warn(`warning: ${error.message}`));
+    const started = await startPlugin<string>(program, programArgs, { gracePeriod: grace }, context);
+    if (typeof started === 'number') return started;
+    const plugin = started;
     const rpc = new RpcPeer(plugin);
     rpc.on('warning', (warning) => warn(`warning: ${warning.message}`));
     const stopped = new AbortController();
@@ -107,7 +88,7 @@ export const command: CliCommand = {
       } else if (error.code === RpcErrorCodes.RequestCancelled && context.signal.aborted) {
         status = 128 + signalNumber(String(context.signal.reason));
       } else if (error.code === RpcErrorCodes.PeerExited || error.code === RpcErrorCodes.ConnectionClosed) {
-        warn(`the plugin ${describe(await plugin.exited)} before answering '${method}'.`);
+        warn(`the plugin ${describeExit(await plugin.exited)} before answering '${method}'.`);
         status = 1;
       } else {
         stderr.write(`${error.code} ${error.message}\n`);

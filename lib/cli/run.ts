@@ -2,11 +2,9 @@
  * `pipe-io run`: a plugin host on the command line.
  * @module
  */
-import os from 'node:os';
-import { errnoCode } from '../errors.js';
 import { LineDecoder } from '../framing.js';
-import { type PluginExit, spawnPlugin } from '../plugin/index.js';
 import { type CliCommand, UsageError, integerFlag, parseCommandArgs } from './command.js';
+import { describeExit, signalNumber, startPlugin, warner } from './plugin-process.js';
 
 const usage = `Usage: pipe-io run [OPTIONS] [--] COMMAND [ARGS...]
 
@@ -45,13 +43,6 @@ Example:
      while IFS= read -r line <&3; do echo "got: $line" >&4; done'
 `;
 
-const signalNumber = (signal: string): number => os.constants.signals[signal as NodeJS.Signals] ?? 0;
-
-function describe(exit: PluginExit): string {
-  if (exit.error) return `could not start (${exit.error.message})`;
-  return exit.signal ? `was killed by ${exit.signal}` : `exited with status ${exit.code}`;
-}
-
 /** See {@link usage}. */
 export const command: CliCommand = {
   usage,
@@ -69,24 +60,13 @@ export const command: CliCommand = {
     const maxRestarts = integerFlag('max-restarts', values['max-restarts'], 5);
     const gracePeriod = integerFlag('grace', values.grace, 5000);
     const json = values.json === true;
-    const { stdin, stdout, stderr, name } = context;
-    const warn = (text: string): void => void stderr.write(`pipe-io ${name}: ${text}\n`);
+    const { stdin, stdout } = context;
+    const warn = warner(context);
 
-    let plugin;
-    try {
-      plugin = await spawnPlugin<unknown>(program, programArgs, { codec: json ? 'json' : 'text', restart, maxRestarts, gracePeriod, stdio: 'pipe' });
-    } catch (error) {
-      const code = errnoCode(error);
-      if (code === 'ENOENT' || code === 'EACCES') {
-        warn(`cannot run '${program}': ${code === 'ENOENT' ? 'command not found' : 'permission denied'}.`);
-        return code === 'ENOENT' ? 127 : 126;
-      }
-      throw error;
-    }
-    plugin.stdout!.pipe(stderr, { end: false });
-    plugin.stderr!.pipe(stderr, { end: false });
-    plugin.on('warning', (error) => warn(`warning: ${error.message}`));
-    plugin.on('restart', ({ attempt, delay, previous }) => warn(`the plugin ${describe(previous)}; restarting it in ${delay} ms (${attempt}/${maxRestarts}).`));
+    const started = await startPlugin<unknown>(program, programArgs, { codec: json ? 'json' : 'text', restart, maxRestarts, gracePeriod }, context);
+    if (typeof started === 'number') return started;
+    const plugin = started;
+    plugin.on('restart', ({ attempt, delay, previous }) => warn(`the plugin ${describeExit(previous)}; restarting it in ${delay} ms (${attempt}/${maxRestarts}).`));
 
     let stdoutBroken = false;
     stdout.on('error', () => {
@@ -138,10 +118,10 @@ export const command: CliCommand = {
     if (context.signal.aborted) return 128 + signalNumber(String(context.signal.reason));
     if (stdoutBroken) return 128 + signalNumber('SIGPIPE');
     if (exit.error) {
-      warn(`the plugin ${describe(exit)}.`);
+      warn(`the plugin ${describeExit(exit)}.`);
       return 1;
     }
-    if (exit.code !== 0 && restart === 'on-failure') warn(`the plugin ${describe(exit)}; giving up after ${exit.restarts} restarts.`);
+    if (exit.code !== 0 && restart === 'on-failure') warn(`the plugin ${describeExit(exit)}; giving up after ${exit.restarts} restarts.`);
     return exit.code ?? 128 + signalNumber(exit.signal ?? '');
   },
 };

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { PipeIOServer } from '../../lib/index.js';
 
 /** The checkout: dist/test/helpers/ is three levels down. */
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -111,3 +112,25 @@ export function fdsInto(dir: string): string[] {
 
 /** A promise that resolves after `ms`. */
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Resolves when `server` next makes its `role` pipe again (its `'recreate'` event for that pipe). */
+export function recreated(server: PipeIOServer<any>, role: 'in' | 'out'): Promise<void> {
+  return new Promise((resolve) => {
+    const listener = (info: { role: string }): void => {
+      if (info.role !== role) return;
+      server.off('recreate', listener);
+      resolve();
+    };
+    server.on('recreate', listener);
+  });
+}
+
+/** The process's state letter from /proc (R, S, Z, …), or null if there is no such process. */
+export function procState(pid: number): string | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return null;
+  }
+}

@@ -8,6 +8,7 @@ import { getEventListeners, once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PipeIOServer, type PipeIOError, type PipeIOServerOptions } from '../../lib/index.js';
+import { recreated } from '../helpers/fixtures.js';
 import {
   type ChildConfig,
   type Client,
@@ -327,15 +328,6 @@ export async function rowDeletion(n: number, progress: Progress = quiet): Promis
   const writers = [0, 1].map((i) =>
     startC(`del-writer-${i}`, 'write', { path: inPipe, src: `d${i}`, count: 0, reopen: 25, retry: 1, progress: slots.path, slot: i, burst: 25, pause_us: 500 }),
   );
-  const recreated = (server: PipeIOServer, role: 'in' | 'out'): Promise<void> =>
-    new Promise((resolve) => {
-      const listener = (info: { role: string }): void => {
-        if (info.role !== role) return;
-        server.off('recreate', listener);
-        resolve();
-      };
-      server.on('recreate', listener);
-    });
   for (let i = 0; i < n; i++) {
     await sleep(random(15, 40));
     const back = recreated(inServer.server, 'in');
