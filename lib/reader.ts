@@ -237,7 +237,7 @@ export class PipeReaderServer<T = string> extends PipeServerBase<ReaderEvents<T>
       recreate: (info) => this.emit('recreate', info),
       warning: (error) => this.warn(error),
     });
-    this.#inbox = new MessageInbox<T>(this, resolveCodec(options.codec) as Codec<T>, this.#reader, (error) => this.warn(error));
+    this.#inbox = new MessageInbox<T>(this, resolveCodec(options.codec) as Codec<T>, this.#reader, resolved, inPipe, (error) => this.warn(error));
   }
 
   /**
@@ -263,7 +263,8 @@ export class PipeReaderServer<T = string> extends PipeServerBase<ReaderEvents<T>
   }
 
   protected override async close(): Promise<void> {
-    await this.#reader.close();
+    // reader.close() hands over the last lines it can read before its first await.
+    await Promise.all([this.#reader.close(), this.#inbox.drain()]);
     this.#inbox.end();
   }
 }

@@ -60,7 +60,7 @@ export class PipeIOServer<T = string> extends PipeServerBase<PipeIOServerEvents<
       recreate: (info) => this.emit('recreate', info),
       warning: warn,
     });
-    this.#inbox = new MessageInbox<T>(this, this.#codec, this.#reader, warn);
+    this.#inbox = new MessageInbox<T>(this, this.#codec, this.#reader, resolved, inPipe, warn);
   }
 
   /**
@@ -108,7 +108,10 @@ export class PipeIOServer<T = string> extends PipeServerBase<PipeIOServerEvents<
   }
 
   protected override async close(): Promise<void> {
-    await Promise.all([this.#reader.close(), this.#writer.close()]);
+    // reader.close() hands over the last lines it can read before its first await, so the
+    // handlers have them all; the out pipe stays open while they finish, for their replies.
+    const reading = this.#reader.close();
+    await Promise.all([reading, this.#inbox.drain().then(() => this.#writer.close())]);
     this.#inbox.end();
   }
 }
