@@ -241,8 +241,10 @@ export class PipeReaderServer<T = string> extends PipeServerBase<ReaderEvents<T>
   }
 
   /**
-   * Called for every message. The default emits `'message'`. A subclass may override it; a
-   * throw or a rejected promise is reported through `'warning'`, never crashes the server.
+   * Called for every message, in order. The default emits `'message'`. A subclass may override
+   * it; a throw or a rejected promise is reported through `'warning'`, never crashes the server.
+   * A returned promise is waited for: at most `concurrency` (default 1) pending at once, and
+   * reading pauses while they lag. `send()`'s own promise is not waited for.
    */
   handleMessage(message: T): unknown {
     return (this as PipeServerBase<ReaderEvents<T>>).emit('message', ...([message] as ReaderEvents<T>['message']));

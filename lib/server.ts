@@ -64,8 +64,10 @@ export class PipeIOServer<T = string> extends PipeServerBase<PipeIOServerEvents<
   }
 
   /**
-   * Called for every message. The default emits `'message'`. A subclass may override it; a
-   * throw or a rejected promise is reported through `'warning'`, never crashes the server.
+   * Called for every message, in order. The default emits `'message'`. A subclass may override
+   * it; a throw or a rejected promise is reported through `'warning'`, never crashes the server.
+   * A returned promise is waited for: at most `concurrency` (default 1) pending at once, and
+   * reading pauses while they lag. `send()`'s own promise is not waited for.
    */
   handleMessage(message: T): unknown {
     return (this as PipeServerBase<PipeIOServerEvents<T>>).emit('message', ...([message] as PipeIOServerEvents<T>['message']));
