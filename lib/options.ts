@@ -35,13 +35,13 @@ export interface PipeOptions {
  */
 export interface HandlerOptions {
   /**
-   * How many promises returned by `handleMessage` may be pending at once. Default `1`: an async
-   * handler sees one message at a time, in order. With N, messages still start in order, and
-   * message k starts only once all but N - 1 of the messages before it are done; they may
-   * finish in any order. `Infinity` lifts the limit (every message starts at once, and memory
-   * then depends on how fast clients write). While every slot is taken, later messages wait in
-   * a bounded queue; once it is full the server stops reading the in pipe, so writers block.
-   * A handler that returns nothing or a non-promise (a synchronous one, or the default that
+   * How many promises (or thenables) returned by `handleMessage` may be pending at once.
+   * Default `1`: an async handler sees one message at a time, in order. With N, messages still
+   * start in order, and message k starts only once all but N - 1 of the messages before it are
+   * done; they may finish in any order. `Infinity` lifts the limit (every message starts at
+   * once, and memory then depends on how fast clients write). While every slot is taken, later
+   * messages wait in a bounded queue; once it is full the server stops reading the in pipe, so
+   * writers block. A handler that returns anything else (a synchronous one, or the default that
    * emits `'message'`) takes no slot; nor does `send()`'s own promise (`return this.send(x)`),
    * which keeps one write per turn for the echo pattern.
    */
