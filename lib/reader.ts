@@ -189,6 +189,7 @@ export class PipeReader {
   async close(): Promise<void> {
     this.#closing = true;
     this.#fifo?.release();
+    // Before the first await: the servers' close() lets handlers drain right after this call.
     this.#deliverRest();
     const closed = [...this.#sources].map((source) => {
       source.socket.destroy();
