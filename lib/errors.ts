@@ -16,6 +16,8 @@
  * - `ERR_PIPE_RECREATE`: a deleted pipe could not be made again yet; the server keeps trying.
  * - `ERR_SERVER_STOPPED`: the server stopped (or never started) before the work was done.
  * - `ERR_HANDLER`: a message handler threw or rejected; the server keeps going.
+ * - `ERR_HANDLER_TIMEOUT`: a message handler's promise was given up on: it outlived
+ *   `handlerTimeout`, or `stop()` stopped waiting for it after `stopTimeout`.
  * - `ERR_WRITE`: writing to the out pipe failed; the lines of that write are rejected, the rest go on.
  * - `ERR_DECODE`: a received line is not valid for the codec (e.g. not JSON); it is skipped.
  */
@@ -28,6 +30,7 @@ export type PipeIOErrorCode =
   | 'ERR_PIPE_RECREATE'
   | 'ERR_SERVER_STOPPED'
   | 'ERR_HANDLER'
+  | 'ERR_HANDLER_TIMEOUT'
   | 'ERR_WRITE'
   | 'ERR_DECODE';
 

@@ -28,7 +28,10 @@ export interface RecreateInfo {
  * @typeParam T - what a message is: a string, or what the codec decodes
  */
 export interface ReaderEvents<T = string> {
-  /** One message: a line without its newline, decoded (only while `handleMessage` is not overridden). */
+  /**
+   * One message: a line without its newline, decoded (only while `handleMessage` is not
+   * overridden). Listeners are not awaited: for async work override `handleMessage` or iterate.
+   */
   message: [message: T];
   /** A line too long was dropped. */
   oversize: [info: OversizeInfo];

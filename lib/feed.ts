@@ -1,5 +1,6 @@
 /**
- * Async iterators over a stream of values, with backpressure on the source.
+ * Async iterators over a stream of values, with backpressure on the source; and the bounded
+ * queue they are built on, which the message handlers' queue shares.
  * @module
  */
 
@@ -11,33 +12,112 @@ export interface FeedFlow {
   resume(): void;
 }
 
-/** Values an iterator may hold before the source pauses. */
+/** Values a backlog may hold before the source pauses. */
 const HIGH_WATER = 1024;
 /** Their size (characters, or bytes for a binary codec, of the lines they came from) at which it pauses too: a few huge lines are as heavy as many small ones. */
 const HIGH_WATER_SIZE = 1024 * 1024;
 
-interface Subscriber<T> {
-  buffered: T[];
-  sizes: number[];
-  head: number;
+/**
+ * @internal One source, several consumers that may each need it paused: the source is paused
+ * while any of them holds the gate, and resumes when the last lets go. One consumer's resume
+ * therefore never undoes another's pause.
+ */
+export class FlowGate {
+  #holders = new Set<object>();
+
+  constructor(private readonly flow: FeedFlow) {}
+
+  /** `holder` needs the source paused. */
+  hold(holder: object): void {
+    if (this.#holders.has(holder)) return;
+    this.#holders.add(holder);
+    if (this.#holders.size === 1) this.flow.pause();
+  }
+
+  /** `holder` no longer needs it. */
+  release(holder: object): void {
+    if (this.#holders.delete(holder) && this.#holders.size === 0) this.flow.resume();
+  }
+}
+
+/**
+ * @internal A FIFO queue of values that holds its {@link FlowGate} while it holds
+ * {@link HIGH_WATER} values, or values of {@link HIGH_WATER_SIZE}, and lets go once it is
+ * below half of both: whoever fills it faster than it is emptied gets paused, so memory is
+ * bounded by the high water plus what the source delivers at once (one read).
+ */
+export class Backlog<T> {
+  #values: T[] = [];
+  #sizes: number[] = [];
+  #head = 0;
   /** Size of the values not yet taken. */
-  size: number;
+  #size = 0;
+
+  constructor(private readonly gate: FlowGate) {}
+
+  /** Values not yet taken. */
+  get length(): number {
+    return this.#values.length - this.#head;
+  }
+
+  /** Adds `value`, which weighs `size` (its line's length). */
+  push(value: T, size: number): void {
+    this.#values.push(value);
+    this.#sizes.push(size);
+    this.#size += size;
+    if (this.length >= HIGH_WATER || this.#size >= HIGH_WATER_SIZE) this.gate.hold(this);
+  }
+
+  /** Takes the oldest value; only when {@link length} > 0. */
+  shift(): T {
+    const value = this.#values[this.#head]!;
+    this.#size -= this.#sizes[this.#head++]!;
+    if (this.#head === this.#values.length) {
+      this.#values = [];
+      this.#sizes = [];
+      this.#head = 0;
+    } else if (this.#head > 4096 && this.#head * 2 > this.#values.length) {
+      // Drop the front now and then, so a long-lived queue does not keep what it gave out.
+      this.#values = this.#values.slice(this.#head);
+      this.#sizes = this.#sizes.slice(this.#head);
+      this.#head = 0;
+    }
+    if (this.length < HIGH_WATER / 2 && this.#size < HIGH_WATER_SIZE / 2) this.gate.release(this);
+    return value;
+  }
+
+  /** Forgets every value and lets go of the gate; returns how many there were. */
+  clear(): number {
+    const dropped = this.length;
+    this.#values = [];
+    this.#sizes = [];
+    this.#head = 0;
+    this.#size = 0;
+    this.gate.release(this);
+    return dropped;
+  }
+}
+
+interface Subscriber<T> {
+  backlog: Backlog<T>;
   wake: (() => void) | undefined;
   done: boolean;
 }
 
 /**
- * @internal Hands every pushed value to each open iterator. While any iterator holds
- * {@link HIGH_WATER} values, or values of {@link HIGH_WATER_SIZE}, that its reader has not
- * taken, the source is paused: a slow `for await` loop then bounds memory instead of
- * buffering the whole stream.
+ * @internal Hands every pushed value to each open iterator. An iterator whose reader lags
+ * pauses the source through its {@link Backlog}: a slow `for await` loop then bounds memory
+ * instead of buffering the whole stream.
  */
 export class MessageFeed<T> {
   #subscribers = new Set<Subscriber<T>>();
-  #lagging = new Set<Subscriber<T>>();
   #ended = false;
+  readonly #gate: FlowGate;
 
-  constructor(private readonly flow: FeedFlow) {}
+  /** @param flow - the source, or a gate it already shares with other consumers */
+  constructor(flow: FeedFlow | FlowGate) {
+    this.#gate = flow instanceof FlowGate ? flow : new FlowGate(flow);
+  }
 
   /** Whether any iterator is open. */
   get active(): boolean {
@@ -47,13 +127,7 @@ export class MessageFeed<T> {
   /** Gives `value` to every open iterator; `size` is what it weighs (its line's length). */
   push(value: T, size: number): void {
     for (const sub of this.#subscribers) {
-      sub.buffered.push(value);
-      sub.sizes.push(size);
-      sub.size += size;
-      if ((sub.buffered.length - sub.head >= HIGH_WATER || sub.size >= HIGH_WATER_SIZE) && !this.#lagging.has(sub)) {
-        if (this.#lagging.size === 0) this.flow.pause();
-        this.#lagging.add(sub);
-      }
+      sub.backlog.push(value, size);
       sub.wake?.();
     }
   }
@@ -67,47 +141,26 @@ export class MessageFeed<T> {
   #finish(sub: Subscriber<T>): void {
     sub.done = true;
     this.#subscribers.delete(sub);
-    this.#unlag(sub);
+    // What it holds stays to be yielded; only the pause it asked for ends.
+    this.#gate.release(sub.backlog);
     sub.wake?.();
-  }
-
-  #unlag(sub: Subscriber<T>): void {
-    if (this.#lagging.delete(sub) && this.#lagging.size === 0) this.flow.resume();
   }
 
   /** A new iterator; it sees the values pushed from now on. */
   iterate(): AsyncIterableIterator<T> {
-    const sub: Subscriber<T> = { buffered: [], sizes: [], head: 0, size: 0, wake: undefined, done: this.#ended };
+    const sub: Subscriber<T> = { backlog: new Backlog<T>(this.#gate), wake: undefined, done: this.#ended };
     if (!sub.done) this.#subscribers.add(sub);
     const iterator: AsyncIterableIterator<T> = {
       next: async (): Promise<IteratorResult<T>> => {
-        while (sub.head === sub.buffered.length && !sub.done) await new Promise<void>((resolve) => (sub.wake = resolve));
+        while (sub.backlog.length === 0 && !sub.done) await new Promise<void>((resolve) => (sub.wake = resolve));
         sub.wake = undefined;
-        if (sub.head < sub.buffered.length) {
-          const value = sub.buffered[sub.head]!;
-          sub.size -= sub.sizes[sub.head++]!;
-          if (sub.head === sub.buffered.length) {
-            sub.buffered = [];
-            sub.sizes = [];
-            sub.head = 0;
-          } else if (sub.head > 4096 && sub.head * 2 > sub.buffered.length) {
-            // Drop the front now and then, so a long-lived iterator does not keep what it yielded.
-            sub.buffered = sub.buffered.slice(sub.head);
-            sub.sizes = sub.sizes.slice(sub.head);
-            sub.head = 0;
-          }
-          if (sub.buffered.length - sub.head < HIGH_WATER / 2 && sub.size < HIGH_WATER_SIZE / 2) this.#unlag(sub);
-          return { value, done: false };
-        }
+        if (sub.backlog.length > 0) return { value: sub.backlog.shift(), done: false };
         return { value: undefined, done: true };
       },
       return: async (): Promise<IteratorResult<T>> => {
         // `break` out of a for-await lands here: stop collecting for this loop.
         this.#finish(sub);
-        sub.buffered = [];
-        sub.sizes = [];
-        sub.head = 0;
-        sub.size = 0;
+        sub.backlog.clear();
         return { value: undefined, done: true };
       },
       [Symbol.asyncIterator]() {

@@ -1,17 +1,16 @@
 /**
- * Where read messages go: the `handleMessage` hook, and async iterators with backpressure
- * (every iterator sees every message, whatever `handleMessage` does).
+ * Where read messages go: the `handleMessage` hook (see `dispatch.ts`), and async iterators
+ * with backpressure (every iterator sees every message, whatever `handleMessage` does).
  * @module
  */
 import { type AnyCodec, bufferCodec, decodeLine, textCodec } from './codec.js';
+import { HandlerDispatch, type MessageHandler } from './dispatch.js';
 import { PipeIOError } from './errors.js';
-import { type FeedFlow, MessageFeed } from './feed.js';
-import { isSendPromise } from './writer.js';
+import { type FeedFlow, FlowGate, MessageFeed } from './feed.js';
+import type { ResolvedOptions } from './options.js';
 
 /** A server as the inbox sees it. */
-export interface InboxOwner<T> {
-  /** The hook every message goes through. */
-  handleMessage(message: T): unknown;
+export interface InboxOwner<T> extends MessageHandler<T> {
   /** Where the server is in its life. */
   readonly state: string;
 }
@@ -19,17 +18,32 @@ export interface InboxOwner<T> {
 /** @internal Delivers messages to the owner's hook and to its iterators. */
 export class MessageInbox<T> {
   #feed: MessageFeed<T>;
+  /** Iterators and the handlers' queue each pause reading while they lag; reading resumes when none does. */
+  readonly #gate: FlowGate;
+  readonly #dispatch: HandlerDispatch<T>;
 
+  /**
+   * @param owner - the server
+   * @param codec - turns lines into messages
+   * @param flow - the reader, paused while a consumer lags
+   * @param options - how handlers are driven
+   * @param path - the in pipe, named in reports
+   * @param warn - where reports go
+   */
   constructor(
     private readonly owner: InboxOwner<T>,
     private readonly codec: AnyCodec<T>,
-    private readonly flow: FeedFlow,
+    flow: FeedFlow,
+    options: ResolvedOptions,
+    path: string,
     private readonly warn: (error: PipeIOError) => void,
   ) {
-    this.#feed = new MessageFeed<T>(flow);
+    this.#gate = new FlowGate(flow);
+    this.#feed = new MessageFeed<T>(this.#gate);
+    this.#dispatch = new HandlerDispatch<T>(owner, this.#gate, options, path, warn);
   }
 
-  /** Decodes a line and calls the hook; a bad line, a throw or a rejection becomes a warning, never a crash. */
+  /** Decodes a line and hands it on; a bad line, a throw or a rejection becomes a warning, never a crash. */
   deliver(line: string | Buffer): void {
     let message: T;
     if (this.codec === (textCodec as AnyCodec<unknown>) || this.codec === (bufferCodec as AnyCodec<unknown>)) {
@@ -43,33 +57,27 @@ export class MessageInbox<T> {
       message = decoded.value;
     }
     if (this.#feed.active) this.#feed.push(message, line.length);
-    try {
-      const result = this.owner.handleMessage(message);
-      // A handler that returns send()'s promise (the echo pattern) needs no watching.
-      if (result instanceof Promise && !isSendPromise(result)) result.catch((error: unknown) => this.#handlerFailed(error));
-    } catch (error) {
-      this.#handlerFailed(error);
-    }
+    this.#dispatch.deliver(message, line.length);
   }
 
-  #handlerFailed(error: unknown): void {
-    this.warn(
-      new PipeIOError('ERR_HANDLER', `A message handler failed: ${error instanceof Error ? error.message : String(error)}`, {
-        cause: error,
-      }),
-    );
+  /**
+   * At stop, after the reader has delivered its last lines: waits (at most `stopTimeout`) for
+   * the handlers to finish what was read.
+   */
+  drain(): Promise<void> {
+    return this.#dispatch.drain();
   }
 
   /** Ends every iterator once it has yielded what it holds. */
   end(): void {
     this.#feed.end();
-    this.#feed = new MessageFeed<T>(this.flow);
+    this.#feed = new MessageFeed<T>(this.#gate);
   }
 
   /** An iterator over every message received from now on; lagging iterators pause reading. */
   iterate(): AsyncIterableIterator<T> {
     if (this.owner.state === 'stopped') {
-      const finished = new MessageFeed<T>(this.flow);
+      const finished = new MessageFeed<T>(this.#gate);
       finished.end();
       return finished.iterate();
     }

@@ -14,7 +14,7 @@ export { PipeReaderServer } from './reader.js';
 export { PipeWriterServer } from './writer.js';
 export { PipeServerBase, type ServerState, type EventMapOf } from './lifecycle.js';
 export { PipeIOError, type PipeIOErrorCode } from './errors.js';
-export type { PipeOptions, ReaderOptions, WriterOptions, PipeIOServerOptions } from './options.js';
+export type { PipeOptions, HandlerOptions, ReaderOptions, WriterOptions, PipeIOServerOptions } from './options.js';
 export type { PipeRole, OversizeInfo, RecreateInfo, ReaderEvents, WriterEvents, PipeIOServerEvents } from './events.js';
 export {
   type Codec,

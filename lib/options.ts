@@ -43,10 +43,42 @@ export interface PipeOptions<T = string> {
 }
 
 /**
+ * How `handleMessage` is driven: how many of its promises may be pending, and how long they
+ * are waited for. A handler that returns no promise is not affected.
+ */
+export interface HandlerOptions {
+  /**
+   * How many promises (or thenables) returned by `handleMessage` may be pending at once.
+   * Default `1`: an async handler sees one message at a time, in order. With N, messages still
+   * start in order, and message k starts only once all but N - 1 of the messages before it are
+   * done; they may finish in any order. `Infinity` lifts the limit (every message starts at
+   * once, and memory then depends on how fast clients write). While every slot is taken, later
+   * messages wait in a bounded queue; once it is full the server stops reading the in pipe, so
+   * writers block. A handler that returns anything else (a synchronous one, or the default that
+   * emits `'message'`) takes no slot; nor does `send()`'s own promise (`return this.send(x)`),
+   * which keeps one write per turn for the echo pattern.
+   */
+  concurrency?: number;
+  /**
+   * Milliseconds after which a pending `handleMessage` promise is given up: reported through
+   * `'warning'` (`ERR_HANDLER_TIMEOUT`), and its slot goes to the next message. The promise is
+   * not cancelled; if it rejects later that is reported too. Default `0`: never.
+   */
+  handlerTimeout?: number;
+  /**
+   * Longest time, in milliseconds, `stop()` waits for `handleMessage` to finish the messages it
+   * read before stopping (those pending and those queued). What is left then is reported
+   * through one `'warning'` (`ERR_HANDLER_TIMEOUT`): queued messages are dropped, pending
+   * promises are no longer awaited. Default `5000`; `0` waits for nothing.
+   */
+  stopTimeout?: number;
+}
+
+/**
  * Options of servers that read messages.
  * @typeParam T - the message type
  */
-export interface ReaderOptions<T = string> extends PipeOptions<T> {
+export interface ReaderOptions<T = string> extends PipeOptions<T>, HandlerOptions {
   /**
    * Longest message accepted, in bytes without the newline. A longer line is dropped and reported
    * through the `'oversize'` event; memory stays bounded even for an endless line. Default 1 MiB.
@@ -82,7 +114,13 @@ export interface ResolvedOptions {
   readonly watchInterval: number;
   readonly maxMessageBytes: number;
   readonly highWaterMark: number;
+  readonly concurrency: number;
+  readonly handlerTimeout: number;
+  readonly stopTimeout: number;
 }
+
+/** The longest delay `setTimeout` takes (about 24.8 days); a longer one would fire at once. */
+const MAX_TIMEOUT = 2 ** 31 - 1;
 
 function positiveInteger(name: string, value: number | undefined, fallback: number, min: number): number {
   if (value === undefined) return fallback;
@@ -90,6 +128,12 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
     throw new RangeError(`Option ${name} must be an integer >= ${min}, got ${String(value)}.`);
   }
   return value;
+}
+
+function timeout(name: string, value: number | undefined, fallback: number): number {
+  const ms = positiveInteger(name, value, fallback, 0);
+  if (ms > MAX_TIMEOUT) throw new RangeError(`Option ${name} must be at most ${MAX_TIMEOUT} ms, got ${ms}.`);
+  return ms;
 }
 
 /** @internal Fills in defaults and rejects nonsense early, with the option's name. */
@@ -103,5 +147,8 @@ export function resolveOptions(options: PipeIOServerOptions<any> = {}): Resolved
     watchInterval: positiveInteger('watchInterval', options.watchInterval, 250, 0),
     maxMessageBytes: positiveInteger('maxMessageBytes', options.maxMessageBytes, 1024 * 1024, 1),
     highWaterMark: positiveInteger('highWaterMark', options.highWaterMark, 1024 * 1024, 1),
+    concurrency: options.concurrency === Infinity ? Infinity : positiveInteger('concurrency', options.concurrency, 1, 1),
+    handlerTimeout: timeout('handlerTimeout', options.handlerTimeout, 0),
+    stopTimeout: timeout('stopTimeout', options.stopTimeout, 5000),
   };
 }

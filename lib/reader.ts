@@ -202,6 +202,7 @@ export class PipeReader {
   async close(): Promise<void> {
     this.#closing = true;
     this.#fifo?.release();
+    // Before the first await: the servers' close() lets handlers drain right after this call.
     this.#deliverRest();
     const closed = [...this.#sources].map((source) => {
       source.socket.destroy();
@@ -251,12 +252,14 @@ export class PipeReaderServer<T = string> extends PipeServerBase<ReaderEvents<T>
       recreate: (info) => this.emit('recreate', info),
       warning: (error) => this.warn(error),
     });
-    this.#inbox = new MessageInbox<T>(this, codec, this.#reader, (error) => this.warn(error));
+    this.#inbox = new MessageInbox<T>(this, codec, this.#reader, resolved, inPipe, (error) => this.warn(error));
   }
 
   /**
-   * Called for every message. The default emits `'message'`. A subclass may override it; a
-   * throw or a rejected promise is reported through `'warning'`, never crashes the server.
+   * Called for every message, in order. The default emits `'message'`. A subclass may override
+   * it; a throw or a rejected promise is reported through `'warning'`, never crashes the server.
+   * A returned promise is waited for: at most `concurrency` (default 1) pending at once, and
+   * reading pauses while they lag. `send()`'s own promise is not waited for.
    */
   handleMessage(message: T): unknown {
     return (this as PipeServerBase<ReaderEvents<T>>).emit('message', ...([message] as ReaderEvents<T>['message']));
@@ -277,7 +280,8 @@ export class PipeReaderServer<T = string> extends PipeServerBase<ReaderEvents<T>
   }
 
   protected override async close(): Promise<void> {
-    await this.#reader.close();
+    // reader.close() hands over the last lines it can read before its first await.
+    await Promise.all([this.#reader.close(), this.#inbox.drain()]);
     this.#inbox.end();
   }
 }

@@ -61,12 +61,14 @@ export class PipeIOServer<T = string> extends PipeServerBase<PipeIOServerEvents<
       recreate: (info) => this.emit('recreate', info),
       warning: warn,
     });
-    this.#inbox = new MessageInbox<T>(this, this.#codec, this.#reader, warn);
+    this.#inbox = new MessageInbox<T>(this, this.#codec, this.#reader, resolved, inPipe, warn);
   }
 
   /**
-   * Called for every message. The default emits `'message'`. A subclass may override it; a
-   * throw or a rejected promise is reported through `'warning'`, never crashes the server.
+   * Called for every message, in order. The default emits `'message'`. A subclass may override
+   * it; a throw or a rejected promise is reported through `'warning'`, never crashes the server.
+   * A returned promise is waited for: at most `concurrency` (default 1) pending at once, and
+   * reading pauses while they lag. `send()`'s own promise is not waited for.
    */
   handleMessage(message: T): unknown {
     return (this as PipeServerBase<PipeIOServerEvents<T>>).emit('message', ...([message] as PipeIOServerEvents<T>['message']));
@@ -110,7 +112,10 @@ export class PipeIOServer<T = string> extends PipeServerBase<PipeIOServerEvents<
   }
 
   protected override async close(): Promise<void> {
-    await Promise.all([this.#reader.close(), this.#writer.close()]);
+    // reader.close() hands over the last lines it can read before its first await, so the
+    // handlers have them all; the out pipe stays open while they finish, for their replies.
+    const reading = this.#reader.close();
+    await Promise.all([reading, this.#inbox.drain().then(() => this.#writer.close())]);
     this.#inbox.end();
   }
 }

@@ -19,7 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { PipeIOError } from '../errors.js';
 import type { OversizeInfo, RecreateInfo } from '../events.js';
 import { PipeServerBase } from '../lifecycle.js';
-import { type PipeIOServerOptions, resolveOptions } from '../options.js';
+import { type HandlerOptions, type PipeIOServerOptions, resolveOptions } from '../options.js';
 import { PipeReaderServer } from '../reader.js';
 import { PipeIOServer } from '../server.js';
 import { PipeWriterServer } from '../writer.js';
@@ -29,7 +29,7 @@ import { RedisTransport, type RedisTransportOptions } from './redis.js';
 import type { StartPosition, Subscription, TopicReader, Transport, TransportState } from './transport.js';
 
 /** Options of {@link PipeBridge}; the pipe options (`permissions`, `maxMessageBytes`, `highWaterMark`…) apply to its FIFOs. */
-export interface PipeBridgeOptions extends PipeIOServerOptions {
+export interface PipeBridgeOptions extends Omit<PipeIOServerOptions, keyof HandlerOptions> {
   /** The topic: a Redis stream key. */
   topic: string;
   /** The FIFO local clients write to; its lines go to the topic. Omit for a bridge that only delivers. */

@@ -38,6 +38,7 @@ import {
   withTimeout,
   zeroCounts,
 } from './common.js';
+import { type FloodConfig, RSS_BOUND, bufferedLinesBound, floodProblems, runFlood } from './flood.js';
 
 /** Sizes of every row. */
 export interface Sizes {
@@ -62,6 +63,9 @@ export interface Sizes {
   serverKills: number;
   /** Row 9: stops with blocked clients. */
   blockedStops: number;
+  /** Row 10: lines of the flood into an async handler; 10a waits 5 ms every `floodEvery`th message, 10b every message. */
+  floodLines: number;
+  floodEvery: number;
 }
 
 export const FULL: Sizes = {
@@ -77,6 +81,8 @@ export const FULL: Sizes = {
   empties: 1_000_000,
   serverKills: 30,
   blockedStops: 50,
+  floodLines: 300_000,
+  floodEvery: 20,
 };
 
 export const QUICK: Sizes = {
@@ -92,6 +98,8 @@ export const QUICK: Sizes = {
   empties: 20_000,
   serverKills: 3,
   blockedStops: 3,
+  floodLines: 20_000,
+  floodEvery: 1000,
 };
 
 /** Progress lines of a run ("row 2: 120/500 kills"); run.ts prints them. */
@@ -839,6 +847,36 @@ export async function rowServerKill(n: number, progress: Progress = quiet): Prom
 // ---------------------------------------------------------------------------------------------
 // Row 9: clients blocked when the server stops
 
+// ---------------------------------------------------------------------------------------------
+// Row 10: a flood into an async handleMessage (issue 18)
+
+/**
+ * Row 10: a Python client writes 100-byte lines as fast as it can into a server whose async
+ * handler waits 5 ms (for every message in 10b, every `every`th in 10a: 300,000 lines at 5 ms
+ * one at a time would take 25 minutes; `node dist/test/stress/flood.js --every 1` runs that).
+ * Handlers must start in order, never more than `concurrency` pending, the writer must be held
+ * back by the pipe, and the server's peak RSS must stay within {@link RSS_BOUND} of idle.
+ */
+export async function rowFlood(row: string, flood: { concurrency: number | undefined; lines: number; every: number }): Promise<RowResult> {
+  const started = performance.now();
+  const config: FloodConfig = { server: 'io', ...flood, bytes: 100, delayMs: 5, timeoutMs: 3600_000 };
+  const result = await runFlood(config);
+  return rowResult(
+    row,
+    `a flood into an async handleMessage, concurrency ${flood.concurrency ?? '1 (default)'}: in order, bounded, writer held back`,
+    `${flood.lines} lines of 100 B, 5 ms ${flood.every === 1 ? 'per message' : `every ${flood.every}th message`}`,
+    { ...zeroCounts(), lost: flood.lines - result.handled, reordered: result.outOfOrder },
+    {
+      'max pending': `${result.maxPending} (limit ${flood.concurrency ?? 1})`,
+      'writer done / handlers done': `${(result.writerMs / 1000).toFixed(1)} s / ${(result.handlersMs / 1000).toFixed(1)} s`,
+      'unhandled when the writer finished': `${flood.lines - result.handledAtWriterExit} (bound ${bufferedLinesBound(config)})`,
+      'peak RSS': `${mib(result.peakRss)} = idle + ${mib(result.peakRss - result.idleRss)} (bound + ${mib(RSS_BOUND)})`,
+    },
+    floodProblems(config, result),
+    started,
+  );
+}
+
 /**
  * Row 9: clients blocked in write() (in pipe, server not reading), in read() (out pipe, nothing
  * sent), and looping on open() on both pipes, when the server stops; n times. Every one must
@@ -927,6 +965,8 @@ export function allRows(sizes: Sizes, progress: Progress = quiet): Array<{ row: 
     { row: '7', run: () => rowBadBytes(sizes.hugeMiB, sizes.empties, progress) },
     { row: '8', run: () => rowServerKill(sizes.serverKills, progress) },
     { row: '9', run: () => rowBlocked(sizes.blockedStops, progress) },
+    { row: '10a', run: () => rowFlood('10a', { concurrency: undefined, lines: sizes.floodLines, every: sizes.floodEvery }) },
+    { row: '10b', run: () => rowFlood('10b', { concurrency: 8, lines: sizes.floodLines, every: 1 }) },
   ];
 }
 
