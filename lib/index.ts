@@ -28,6 +28,16 @@ export {
   resolveCodec,
   CodecError,
 } from './codec.js';
+export {
+  PipeSessionServer,
+  type PipeSessionServerOptions,
+  type PipeSessionServerEvents,
+  PipeSession,
+  type PipeSessionEvents,
+  type SessionState,
+  type SessionPeer,
+  PROTOCOL_VERSION,
+} from './session/index.js';
 export { PipeIOClient, type PipeIOClientOptions, type PipeIOClientEvents, type ClientState } from './client.js';
 export {
   spawnPlugin,

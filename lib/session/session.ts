@@ -1,0 +1,274 @@
+/**
+ * One client's session: a reader on its `in`, a writer on its `out`, an inbox for its messages,
+ * and the shared start/stop state machine, all over the client's pinned folder.
+ * @module
+ */
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import { type AnyCodec, type Outgoing } from '../codec.js';
+import { PipeIOError } from '../errors.js';
+import type { OversizeInfo } from '../events.js';
+import { MessageInbox } from '../inbox.js';
+import { PipeServerBase, type ServerState } from '../lifecycle.js';
+import type { ResolvedOptions } from '../options.js';
+import { PipeReader } from '../reader.js';
+import { PipeWriter, encodeMessage } from '../writer.js';
+import type { SessionFolder, SessionPeer } from './folder.js';
+import { acceptLine, refuseLine } from './protocol.js';
+
+/**
+ * Events of a {@link PipeSession}. None of them is `'error'`: nothing a client does can crash the host.
+ * @typeParam T - what a message is: a string, or what the codec decodes
+ */
+export interface PipeSessionEvents<T = string> {
+  /** One message from this client. */
+  message: [message: T];
+  /** A line longer than `maxMessageBytes` was dropped. */
+  oversize: [info: OversizeInfo];
+  /** The send queue fell below `highWaterMark` after being above it. */
+  drain: [];
+  /** Something went wrong that the session survives. With no listener it goes to the server's `'warning'`. */
+  warning: [error: PipeIOError];
+  /** The session ended: the client closed its end or died, {@link PipeSession.close} was called, or the server stopped. */
+  close: [];
+}
+
+/** Where a session is in its life: `opening` during the handshake, then `open`, `closing`, `closed`. */
+export type SessionState = 'opening' | 'open' | 'closing' | 'closed';
+
+const STATE: Record<ServerState, SessionState> = {
+  idle: 'opening',
+  starting: 'opening',
+  running: 'open',
+  stopping: 'closing',
+  stopped: 'closed',
+};
+
+/** First and longest pause between looks for the client's reader on `out`, in milliseconds. */
+const FIRST_LOOK_MS = 1;
+const LONGEST_LOOK_MS = 20;
+
+/** The session's pipes under the state machine every server shares. */
+class SessionLife extends PipeServerBase<{ close: [] }> {
+  constructor(
+    private readonly opener: (signal: AbortSignal) => Promise<void>,
+    private readonly closer: () => Promise<void>,
+  ) {
+    super();
+  }
+
+  protected override open(signal: AbortSignal): Promise<void> {
+    return this.opener(signal);
+  }
+
+  protected override close(): Promise<void> {
+    return this.closer();
+  }
+}
+
+/** @internal What a session needs from its server. */
+export interface SessionContext<T> {
+  readonly options: ResolvedOptions;
+  readonly codec: AnyCodec<T>;
+  /** Where warnings go when the session has no `'warning'` listener. */
+  warn(error: PipeIOError): void;
+}
+
+/**
+ * One client connected to a {@link PipeSessionServer}, over a FIFO pair only it and the server
+ * can open: the FIFO equivalent of an accepted socket.
+ *
+ * ```ts
+ * server.on('session', (session) => {
+ *   session.on('message', (m) => void session.send(`you said: ${m}`));
+ *   session.on('close', () => console.log(`uid ${session.peer.uid} left`));
+ * });
+ * ```
+ * Reading starts once something takes the messages (a `'message'` listener or an iterator);
+ * until then the client's writes wait in its pipe, as with a paused stream.
+ * @typeParam T - what a message is: a string (the default text codec), or what the codec decodes
+ */
+export class PipeSession<T = string> extends EventEmitter<PipeSessionEvents<T>> {
+  /** A number the server gives each session, unique for the server's life; the client reads it in the handshake. */
+  readonly id: number;
+  /** Who connected, as the kernel tells it (the owner of the session folder and its FIFOs); never what the client wrote. */
+  readonly peer: SessionPeer;
+  /** The client's session folder. */
+  readonly path: string;
+  readonly #folder: SessionFolder;
+  readonly #context: SessionContext<T>;
+  readonly #reader: PipeReader;
+  readonly #writer: PipeWriter;
+  readonly #inbox: MessageInbox<T>;
+  readonly #life: SessionLife;
+  #wanted = false;
+  #lagging = false;
+
+  /** @internal Made by {@link PipeSessionServer}; call {@link PipeSession.handshake} next. */
+  constructor(id: number, folder: SessionFolder, context: SessionContext<T>) {
+    super();
+    this.id = id;
+    this.peer = folder.peer;
+    this.path = folder.path;
+    this.#folder = folder;
+    this.#context = context;
+    const warn = (error: PipeIOError): void => {
+      if (this.listenerCount('warning') > 0) this.emit('warning', error);
+      else context.warn(error);
+    };
+    this.#reader = new PipeReader(
+      `${folder.path}/in`,
+      context.options,
+      context.codec,
+      {
+        message: (message) => this.#inbox.deliver(message),
+        oversize: (info) => this.emit('oversize', info),
+        recreate: () => {},
+        warning: warn,
+        end: () => void this.close(),
+      },
+      () => Promise.resolve(folder.inSource()),
+    );
+    this.#writer = new PipeWriter(
+      `${folder.path}/out`,
+      context.options,
+      { drain: () => this.emit('drain'), recreate: () => {}, warning: warn },
+      () => Promise.resolve(folder.outSource()),
+    );
+    const owner = {
+      handleMessage: (message: T): unknown => this.emit('message', ...([message] as PipeSessionEvents<T>['message'])),
+      get state(): string {
+        return life.state;
+      },
+    };
+    this.#inbox = new MessageInbox<T>(owner, context.codec, {
+      pause: () => {
+        this.#lagging = true;
+        this.#reader.pause();
+      },
+      resume: () => {
+        this.#lagging = false;
+        if (this.#wanted) this.#reader.resume();
+      },
+    }, warn);
+    const life = (this.#life = new SessionLife(
+      (signal) => this.#open(signal),
+      () => this.#close(),
+    ));
+    life.on('close', () => this.emit('close'));
+    (this as EventEmitter).on('newListener', (event: string | symbol) => {
+      if (event === 'message') this.#want();
+    });
+  }
+
+  /** Messages are wanted: read them (unless an iterator lags). */
+  #want(): void {
+    this.#wanted = true;
+    if (!this.#lagging && this.#life.state === 'running') this.#reader.resume();
+  }
+
+  /**
+   * @internal The server's side of the handshake: opens `in`, waits until the client reads `out`
+   * (until `deadline`), opens it and writes the first line. With a `refusal`, that line says why,
+   * and the session ends once it is written. Resolves true for an open session.
+   */
+  async handshake(refusal: string | undefined, deadline: number): Promise<boolean> {
+    this.#deadline = deadline;
+    this.#refusal = refusal;
+    await this.#life.start();
+    if (refusal === undefined) return true;
+    await this.#writer.send(refuseLine(refusal)).catch(() => {});
+    await this.close();
+    return false;
+  }
+
+  #deadline = 0;
+  #refusal: string | undefined;
+
+  async #open(signal: AbortSignal): Promise<void> {
+    this.#reader.pause(); // until something takes the messages
+    await this.#reader.open();
+    let probe: number | undefined;
+    for (let wait = FIRST_LOOK_MS; (probe = this.#folder.tryOpenOut()) === undefined; wait = Math.min(wait * 2, LONGEST_LOOK_MS)) {
+      if (signal.aborted) throw signal.reason;
+      if (Date.now() >= this.#deadline) {
+        throw new PipeIOError('ERR_SESSION_REQUEST', `The client of '${this.path}' did not open its 'out' pipe for reading in time; the session was dropped.`, {
+          path: this.path,
+        });
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+    try {
+      // The probe stays open until the writer is: a client reading with no writer would see end of stream.
+      await this.#writer.open();
+    } finally {
+      fs.closeSync(probe);
+    }
+    if (this.#refusal === undefined) void this.#writer.send(acceptLine(this.id));
+  }
+
+  /** @internal Starts reading if messages are wanted: called once the server announced the session. */
+  announced(): void {
+    if (this.#wanted) this.#want();
+  }
+
+  async #close(): Promise<void> {
+    await Promise.all([this.#reader.close(), this.#writer.close()]);
+    this.#inbox.end();
+    this.#folder.remove();
+  }
+
+  /** Where the session is in its life. */
+  get state(): SessionState {
+    return STATE[this.#life.state];
+  }
+
+  /** Resolves when the session has ended and its pipes and folder are gone. Never rejects. */
+  get closed(): Promise<void> {
+    return this.#life.closed.catch(() => {});
+  }
+
+  /**
+   * Sends one message to this client: resolves once the line is in its pipe. Rejects like
+   * {@link PipeIOServer.send}: a `TypeError` for a message that is not one line, a
+   * {@link PipeIOError} `ERR_SERVER_STOPPED` once the session is closed.
+   */
+  send(message: Outgoing<T>): Promise<void> {
+    return this.#writer.send(encodeMessage(this.#context.codec, message));
+  }
+
+  /** Size of what is queued and not yet in the pipe (see {@link PipeIOServer.queuedBytes}). */
+  get queuedBytes(): number {
+    return this.#writer.queuedBytes;
+  }
+
+  /** Whether the send queue is above `highWaterMark` (a client that does not read); wait for `'drain'`. */
+  get needsDrain(): boolean {
+    return this.#writer.needsDrain;
+  }
+
+  /** This client's messages as an async iterator; it ends when the session closes. Reading pauses while it lags. */
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
+    return this.messages();
+  }
+
+  /** Same as iterating the session itself. */
+  messages(): AsyncIterableIterator<T> {
+    const iterator = this.#inbox.iterate();
+    this.#want();
+    return iterator;
+  }
+
+  /**
+   * Ends the session: the client reads what was already sent, then end of stream, and its writes
+   * fail with EPIPE; the pipes and folder are removed. Queued sends are rejected. Idempotent.
+   */
+  async close(): Promise<void> {
+    await this.#life.stop();
+  }
+
+  /** `await using session = …` closes it when the block ends. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
