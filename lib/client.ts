@@ -16,6 +16,7 @@ import { PipeIOError, describeErrno, errnoCode } from './errors.js';
 import type { OversizeInfo } from './events.js';
 import { MessageFeed } from './feed.js';
 import { ByteLineDecoder, LineDecoder, assertBytesMessage, assertMessage } from './framing.js';
+import { type ClientFolder, makeClientFolder, requestSession } from './session/connect.js';
 
 const { O_RDONLY, O_WRONLY, O_NONBLOCK, O_NOFOLLOW } = fs.constants;
 
@@ -43,6 +44,13 @@ export interface PipeIOClientOptions<T = string> {
   /** Closes the client when aborted. */
   signal?: AbortSignal;
 }
+
+/**
+ * Options of {@link PipeIOClient.session}: the client's, less the paths (the session has its own).
+ * `timeout` bounds the whole connect: waiting for the server, and its answer.
+ * @typeParam T - the message type
+ */
+export type PipeSessionClientOptions<T = string> = Omit<PipeIOClientOptions<T>, 'send' | 'recv'>;
 
 /** Where a {@link PipeIOClient} is in its life. */
 export type ClientState = 'idle' | 'connecting' | 'open' | 'closed';
@@ -125,6 +133,11 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
   #closed: Promise<void>;
   #resolveClosed: () => void = () => {};
   #onAbort = (): void => void this.close();
+  /** The session folder this client made ({@link PipeIOClient.session}); removed at close. */
+  #sessionFolder: ClientFolder | undefined;
+  #sessionId: number | undefined;
+  /** Takes the first line of a session's out pipe: the server's answer. */
+  #answer: ((line: string | undefined) => void) | undefined;
 
   /**
    * @param options - paths, codec and timeouts; see {@link PipeIOClientOptions}
@@ -156,6 +169,91 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
         this.#recv?.resume();
       },
     });
+  }
+
+  /**
+   * Opens a session with the {@link PipeSessionServer} serving `dir`: makes a private folder and
+   * FIFO pair in it, asks on `dir/connect`, and resolves with a client that is open on that pair
+   * once the server accepts. Rejects with a {@link PipeIOError}: `ERR_SESSION_REFUSED` with the
+   * server's reason (too many sessions…), `ERR_PIPE_MISSING`/`ERR_PIPE_OPEN` when no server
+   * answers within `timeout` or this user may not make a folder there. Closing the client ends
+   * the session and removes the folder.
+   *
+   * ```ts
+   * const client = await PipeIOClient.session('/run/myapp');
+   * await client.send('hello');
+   * for await (const reply of client) console.log(reply);
+   * ```
+   */
+  static async session<T = string>(dir: string, options: PipeSessionClientOptions<T> = {}): Promise<PipeIOClient<T>> {
+    const timeout = nonNegative('timeout', options.timeout, 10_000);
+    const deadline = Date.now() + timeout;
+    const folder = await makeClientFolder(dir);
+    try {
+      await requestSession(dir, folder.name, deadline);
+      const client = new PipeIOClient<T>({ ...options, send: folder.inPath, recv: folder.outPath });
+      client.#sessionFolder = folder;
+      await client.#openSession(dir, deadline);
+      return client;
+    } catch (error) {
+      folder.remove();
+      throw error;
+    }
+  }
+
+  /** The id the session server gave this client's session; undefined for a client that is not a session. */
+  get sessionId(): number | undefined {
+    return this.#sessionId;
+  }
+
+  /**
+   * The pair in the order the protocol says: `in` first (the open fails with ENXIO until the
+   * server reads it), then `out`; then the server's first line is its answer.
+   */
+  async #openSession(dir: string, deadline: number): Promise<void> {
+    this.#state = 'connecting';
+    let sendFd = -1;
+    for (let delay = 1; sendFd < 0; delay = Math.min(delay * 2, 50)) {
+      try {
+        sendFd = openFifo(this.sendPath, O_WRONLY | O_NONBLOCK | O_NOFOLLOW);
+      } catch (error) {
+        const left = deadline - Date.now();
+        if (errnoCode(error) !== 'ENXIO' || left <= 0) {
+          this.#finish();
+          throw errnoCode(error) === 'ENXIO'
+            ? new PipeIOError('ERR_PIPE_OPEN', `The session server at '${dir}' did not take the request within ${this.#timeout} ms: is it running, or too busy?`, { path: dir, cause: error })
+            : new PipeIOError('ERR_PIPE_OPEN', `Cannot open '${this.sendPath}': ${describeErrno(error)}.`, { path: this.sendPath, cause: error });
+        }
+        await sleep(Math.min(delay, left));
+      }
+    }
+    const answer = new Promise<string | undefined>((resolve) => (this.#answer = resolve));
+    try {
+      this.#attach(openFifo(this.recvPath, O_RDONLY | O_NONBLOCK | O_NOFOLLOW), sendFd);
+    } catch (error) {
+      fs.closeSync(sendFd);
+      this.#finish();
+      throw new PipeIOError('ERR_PIPE_OPEN', `Cannot open '${this.recvPath}': ${describeErrno(error)}.`, { path: this.recvPath, cause: error });
+    }
+    this.#state = 'open';
+    let timer: NodeJS.Timeout | undefined;
+    const line = await Promise.race([
+      answer,
+      new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), Math.max(0, deadline - Date.now())))),
+    ]);
+    clearTimeout(timer);
+    this.#answer = undefined;
+    const words = line?.split(' ') ?? [];
+    if (words[0] === 'ok' && words.length === 3) {
+      this.#sessionId = Number(words[2]);
+      this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
+      if (this.#signal?.aborted) void this.close();
+      return;
+    }
+    await this.close();
+    if (line === null) throw new PipeIOError('ERR_PIPE_OPEN', `The session server at '${dir}' did not answer within ${this.#timeout} ms.`, { path: dir });
+    if (words[0] === 'refused') throw new PipeIOError('ERR_SESSION_REFUSED', `The session server at '${dir}' refused the session: ${line!.slice('refused '.length)}.`, { path: dir });
+    throw new PipeIOError('ERR_SESSION_REFUSED', `The session server at '${dir}' ended the session without answering${line === undefined ? '' : ` (it said ${JSON.stringify(line)})`}.`, { path: dir });
   }
 
   /** Where the client is in its life. */
@@ -312,6 +410,11 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
   }
 
   #deliver(line: string | Buffer): void {
+    if (this.#answer !== undefined) {
+      this.#answer(line.toString());
+      this.#answer = undefined;
+      return;
+    }
     const decoded = decodeLine(this.#codec, line);
     if (!decoded.ok) {
       // The same report as the servers give for a bad line.
@@ -323,6 +426,7 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
   }
 
   #ended(): void {
+    this.#answer?.(undefined);
     if (this.#state !== 'open') return;
     this.emit('end');
     void this.close();
@@ -448,6 +552,7 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
       }),
     );
     this.#finish();
+    this.#sessionFolder?.remove();
     return this.#closed;
   }
 

@@ -38,7 +38,7 @@ export {
   type SessionPeer,
   PROTOCOL_VERSION,
 } from './session/index.js';
-export { PipeIOClient, type PipeIOClientOptions, type PipeIOClientEvents, type ClientState } from './client.js';
+export { PipeIOClient, type PipeSessionClientOptions, type PipeIOClientOptions, type PipeIOClientEvents, type ClientState } from './client.js';
 export {
   spawnPlugin,
   PluginHandle,

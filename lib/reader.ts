@@ -152,6 +152,14 @@ export class PipeReader {
     }
   }
 
+  /**
+   * A write descriptor on the pipe being read, for the caller to hold and close: while it is
+   * open, no end of stream is seen.
+   */
+  holdWriter(): number {
+    return this.#fifo!.current.openWriter();
+  }
+
   /** A retired inode is closed once its last reader is done with it. */
   #closeIfUnused(handle: FifoHandle): void {
     if (handle === this.#fifo?.current && !this.#closing) return;

@@ -188,7 +188,16 @@ export class SessionFolder {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#outPin >= 0) fs.closeSync(this.#outPin);
+    if (this.#outPin >= 0) {
+      // A client already waiting in a blocking open of `out` for reading is let go (it reads end
+      // of stream) rather than left there: the server will never write it now.
+      try {
+        fs.closeSync(fs.openSync(`/proc/self/fd/${this.#outPin}`, O_WRONLY | O_NONBLOCK));
+      } catch {
+        // ENXIO: nobody is waiting
+      }
+      fs.closeSync(this.#outPin);
+    }
     this.#outPin = -1;
     if (!this.#inTaken) fs.closeSync(this.#in.pin);
     fs.closeSync(this.#pin);

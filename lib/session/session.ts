@@ -188,6 +188,26 @@ export class PipeSession<T = string> extends EventEmitter<PipeSessionEvents<T>> 
   async #open(signal: AbortSignal): Promise<void> {
     this.#reader.pause(); // until something takes the messages
     await this.#reader.open();
+    // A writer of our own on `in` until the client has opened it. Its open counts as a writer
+    // arriving after our reader's, which is what makes the kernel report end of stream to that
+    // reader when the last writer leaves, however the client's own open raced with ours (and a
+    // client that probes `in` with an open and a close does not end the session).
+    const keepAlive = this.#reader.holdWriter();
+    try {
+      await this.#waitForClient(signal);
+    } finally {
+      fs.closeSync(keepAlive);
+    }
+    if (this.#refusal === undefined) void this.#writer.send(acceptLine(this.id));
+  }
+
+  /**
+   * Waits until the client reads `out` (it opened `in` before, as the protocol says), then opens
+   * the writer. The kernel says nothing when a FIFO is opened, except that a non-blocking open
+   * for writing stops failing with ENXIO; so this looks, 1 ms after the request and then less
+   * often, for the few milliseconds a client takes. Only handshakes poll; an open session never does.
+   */
+  async #waitForClient(signal: AbortSignal): Promise<void> {
     let probe: number | undefined;
     for (let wait = FIRST_LOOK_MS; (probe = this.#folder.tryOpenOut()) === undefined; wait = Math.min(wait * 2, LONGEST_LOOK_MS)) {
       if (signal.aborted) throw signal.reason;
@@ -204,7 +224,6 @@ export class PipeSession<T = string> extends EventEmitter<PipeSessionEvents<T>> 
     } finally {
       fs.closeSync(probe);
     }
-    if (this.#refusal === undefined) void this.#writer.send(acceptLine(this.id));
   }
 
   /** @internal Starts reading if messages are wanted: called once the server announced the session. */
