@@ -198,6 +198,7 @@ export class PipeSession<T = string> extends EventEmitter<PipeSessionEvents<T>> 
     } finally {
       fs.closeSync(keepAlive);
     }
+    this.#folder.established();
     if (this.#refusal === undefined) void this.#writer.send(acceptLine(this.id));
   }
 
