@@ -136,6 +136,8 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
   /** The session folder this client made ({@link PipeIOClient.session}); removed at close. */
   #sessionFolder: ClientFolder | undefined;
   #sessionId: number | undefined;
+  /** The promise of the latest send, for {@link end} to wait for. */
+  #lastSend: Promise<void> | undefined;
   /** Takes the first line of a session's out pipe: the server's answer. */
   #answer: ((line: string | undefined) => void) | undefined;
 
@@ -440,6 +442,32 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
    * are copied before it returns.
    */
   send(value: Outgoing<T>): Promise<void> {
+    const sent = this.#send(value);
+    this.#lastSend = sent;
+    return sent;
+  }
+
+  /**
+   * Ends the sending side and keeps reading, like `shutdown(SHUT_WR)` on a socket: once every
+   * line sent so far is written, the send pipe is closed and later sends are rejected. A session
+   * server then ends the session; what it had sent still arrives, then `'end'`. Resolves when the
+   * send pipe is closed.
+   */
+  async end(): Promise<void> {
+    if (this.#state !== 'open' || this.#sendSocket === undefined) return;
+    await this.#lastSend?.catch(() => {});
+    this.#sendBroken ??= new PipeIOError('ERR_SERVER_STOPPED', `The client ended its sending side (end()); nothing more is sent to '${this.sendPath}'.`, {
+      path: this.sendPath,
+    });
+    const socket = this.#sendSocket;
+    this.#sendSocket = undefined;
+    this.#sendFd = -1;
+    if (socket === undefined) return;
+    socket.destroy();
+    if (!socket.closed) await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  }
+
+  #send(value: Outgoing<T>): Promise<void> {
     let data: Buffer;
     try {
       data = lineOf(this.#codec, value);

@@ -2,7 +2,7 @@
  * PipeSessionServer and PipeSession with real clients (bash, Python, C, Node) as real processes.
  */
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -343,6 +343,36 @@ int main(int argc, char **argv) {
     const result = await within(client.done, 5000, 'the client to see end of stream');
     expect(result.stdout).to.equal('bye\nend\n');
     expect(result.code).to.equal(0);
+  });
+
+  it('pipe-io echo --sessions and pipe-io connect: lines both ways, exit 0 when the server ends the session, 1 with the reason when refused', async () => {
+    const cli = path.join(ROOT, 'dist/lib/cli/main.js');
+    const echo = run(process.execPath, [cli, 'echo', '--sessions', w.dir]);
+    await waitFor(() => echo.output.stdout.includes('sessions:'), 'pipe-io echo to start');
+    const once = await within(bash(`printf 'a\\nb\\n' | ${process.execPath} ${cli} connect ${w.dir}`).done, 10_000, 'pipe-io connect');
+    expect(once.stdout).to.equal('a\nb\n');
+    expect(once.code).to.equal(0);
+    // A connect whose stdin stays open ends when the server does.
+    const held = spawn(process.execPath, [cli, 'connect', w.dir], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let heldOut = '';
+    held.stdout.setEncoding('utf8').on('data', (s: string) => (heldOut += s));
+    held.stdin.write('held\n');
+    await waitFor(() => heldOut === 'held\n', 'the held session to echo');
+    const heldExit = new Promise<number | null>((resolve) => held.on('close', (code) => resolve(code)));
+    echo.child.kill('SIGTERM');
+    expect(await within(heldExit, 5000, 'pipe-io connect to exit')).to.equal(0);
+    held.stdin.destroy();
+    await echo.done;
+    expect(fs.existsSync(w.dir)).to.equal(false);
+
+    server = new PipeSessionServer(w.dir, { maxSessions: 1 });
+    server.on('warning', () => {}); // the refusal below
+    await server.start();
+    const holder = await PipeIOClient.session(w.dir);
+    const refused = await bash(`${process.execPath} ${cli} connect ${w.dir} </dev/null`).done;
+    expect(refused.code).to.equal(1);
+    expect(refused.stderr).to.include('refused the session: too many sessions (maxSessions 1)');
+    await holder.close();
   });
 
   describe('what a client cannot make the server do', () => {
