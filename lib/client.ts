@@ -215,7 +215,9 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
   async #openSession(dir: string, deadline: number): Promise<void> {
     this.#state = 'connecting';
     let sendFd = -1;
-    for (let delay = 1; sendFd < 0; delay = Math.min(delay * 2, 50)) {
+    // The server opens `in` within microseconds of the request: look once per event-loop turn
+    // first (a timer cannot wait less than 1 ms), then back off with timers.
+    for (let look = 0, delay = 1; sendFd < 0; look++) {
       try {
         sendFd = openFifo(this.sendPath, O_WRONLY | O_NONBLOCK | O_NOFOLLOW);
       } catch (error) {
@@ -226,7 +228,12 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
             ? new PipeIOError('ERR_PIPE_OPEN', `The session server at '${dir}' did not take the request within ${this.#timeout} ms: is it running, or too busy?`, { path: dir, cause: error })
             : new PipeIOError('ERR_PIPE_OPEN', `Cannot open '${this.sendPath}': ${describeErrno(error)}.`, { path: this.sendPath, cause: error });
         }
-        await sleep(Math.min(delay, left));
+        if (look < 64) {
+          await new Promise((resolve) => setImmediate(resolve));
+        } else {
+          await sleep(Math.min(delay, left));
+          delay = Math.min(delay * 2, 50);
+        }
       }
     }
     const answer = new Promise<string | undefined>((resolve) => (this.#answer = resolve));

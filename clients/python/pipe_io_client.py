@@ -94,7 +94,8 @@ class PipeIOClient:
             os.mkfifo(self._recv_path, 0o600)
             _request_session(dir, os.path.basename(folder), deadline)
             # The protocol's order: in first (ENXIO until the server reads it), then out.
-            delay = 0.001
+            # The server opens it within microseconds of the request: retry from 20 µs.
+            delay = 0.00002
             while True:
                 try:
                     self._send_fd = _open_fifo(send_path, os.O_WRONLY | os.O_NONBLOCK | os.O_NOFOLLOW)

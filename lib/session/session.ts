@@ -90,7 +90,12 @@ export interface SessionContext<T> {
  * });
  * ```
  * Reading starts once something takes the messages (a `'message'` listener or an iterator);
- * until then the client's writes wait in its pipe, as with a paused stream.
+ * until then the client's writes wait in its pipe, as with a paused stream, and its leaving is
+ * noticed once reading starts (end of stream comes after the data).
+ *
+ * A session ends when its client closes `in` or dies: its unfinished last line is delivered
+ * alone, lines the server already wrote stay readable to a client that is still there, and
+ * sends still queued are rejected.
  * @typeParam T - what a message is: a string (the default text codec), or what the codec decodes
  */
 export class PipeSession<T = string> extends EventEmitter<PipeSessionEvents<T>> {
