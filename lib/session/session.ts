@@ -53,6 +53,9 @@ const QUICK_LOOKS = 64;
 const FIRST_LOOK_MS = 1;
 const LONGEST_LOOK_MS = 20;
 
+/** Most bytes one session reads in one turn of the event loop (see {@link PipeSession}'s fair queuing). */
+const TURN_BYTES = 64 * 1024;
+
 /** The session's pipes under the state machine every server shares. */
 class SessionLife extends PipeServerBase<{ close: [] }> {
   constructor(
@@ -111,8 +114,13 @@ export class PipeSession<T = string> extends EventEmitter<PipeSessionEvents<T>> 
   readonly #writer: PipeWriter;
   readonly #inbox: MessageInbox<T>;
   readonly #life: SessionLife;
+  /** Something takes the messages (a listener or an iterator). */
   #wanted = false;
+  /** An iterator lags: the inbox asked to pause. */
   #lagging = false;
+  /** Bytes read in this turn of the event loop; past {@link TURN_BYTES} the session yields. */
+  #turnBytes = 0;
+  #yielding = false;
 
   /** @internal Made by {@link PipeSessionServer}; call {@link PipeSession.handshake} next. */
   constructor(id: number, folder: SessionFolder, context: SessionContext<T>) {
@@ -131,7 +139,11 @@ export class PipeSession<T = string> extends EventEmitter<PipeSessionEvents<T>> 
       context.options,
       context.codec,
       {
-        message: (message) => this.#inbox.deliver(message),
+        message: (message) => {
+          this.#inbox.deliver(message);
+          this.#turnBytes += message.length + 1;
+          if (this.#turnBytes >= TURN_BYTES && !this.#yielding) this.#yield();
+        },
         oversize: (info) => this.emit('oversize', info),
         recreate: () => {},
         warning: warn,
@@ -154,11 +166,11 @@ export class PipeSession<T = string> extends EventEmitter<PipeSessionEvents<T>> 
     this.#inbox = new MessageInbox<T>(owner, context.codec, {
       pause: () => {
         this.#lagging = true;
-        this.#reader.pause();
+        this.#flow();
       },
       resume: () => {
         this.#lagging = false;
-        if (this.#wanted) this.#reader.resume();
+        this.#flow();
       },
     }, warn);
     const life = (this.#life = new SessionLife(
@@ -174,7 +186,28 @@ export class PipeSession<T = string> extends EventEmitter<PipeSessionEvents<T>> 
   /** Messages are wanted: read them (unless an iterator lags). */
   #want(): void {
     this.#wanted = true;
-    if (!this.#lagging && this.#life.state === 'running') this.#reader.resume();
+    this.#flow();
+  }
+
+  /** Reads while messages are wanted, no iterator lags, and the session has not used up its turn. */
+  #flow(): void {
+    if (this.#wanted && !this.#lagging && !this.#yielding && this.#life.state === 'running') this.#reader.resume();
+    else this.#reader.pause();
+  }
+
+  /**
+   * Fair queuing: a client writing flat out gets {@link TURN_BYTES} per turn of the event loop,
+   * then waits for the next, so the other sessions' lines are read in between; without it libuv
+   * reads up to 32 chunks of 64 KiB from one ready pipe before looking at the others.
+   */
+  #yield(): void {
+    this.#yielding = true;
+    this.#flow();
+    setImmediate(() => {
+      this.#yielding = false;
+      this.#turnBytes = 0;
+      this.#flow();
+    });
   }
 
   /**
