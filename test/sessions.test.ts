@@ -375,6 +375,37 @@ int main(int argc, char **argv) {
     await holder.close();
   });
 
+  it('refuses another protocol version with a reason naming its own, and reports a line that is no request', async () => {
+    const echo = echoServer(w.dir);
+    server = echo.server;
+    await server.start();
+    const v2 = readmeSnippet(w.dir).replace('pipe-io-session 1', 'pipe-io-session 2');
+    const result = await within(bash(`${v2.split('\n').slice(0, 4).join('\n')}\necho "$status $version $id"; read -r more <&4 || echo EOF`).done, 10_000, 'the v2 client');
+    expect(result.stdout).to.equal('refused version 2 is not spoken here; this server speaks version 1\nEOF\n');
+    spawnSync('bash', ['-c', `echo 'hello there' > ${w.dir}/connect`]);
+    await waitFor(() => echo.warnings.some((e) => e.message.includes('bad connect request')), 'the warning');
+    expect(echo.seen).to.deep.equal([]);
+    await waitFor(() => fs.readdirSync(w.dir).length === 1, 'the refused folder to be removed');
+  });
+
+  it('stops on its AbortSignal and with await using; sessions lists the open ones', async () => {
+    const controller = new AbortController();
+    const aborted = new PipeSessionServer(w.dir, { signal: controller.signal });
+    await aborted.start();
+    const client = await PipeIOClient.session(w.dir);
+    await waitFor(() => aborted.sessions.size === 1, 'the session');
+    controller.abort();
+    await aborted.closed;
+    await within(client.closed, 2000, 'the client to see the end');
+    expect(fs.existsSync(w.dir)).to.equal(false);
+    {
+      await using scoped = new PipeSessionServer(w.dir);
+      await scoped.start();
+      expect(fs.existsSync(`${w.dir}/connect`)).to.equal(true);
+    }
+    expect(fs.existsSync(w.dir)).to.equal(false);
+  });
+
   describe('what a client cannot make the server do', () => {
     for (const [what, setup] of [
       ['a symbolic link to a folder elsewhere', (dir: string, target: string) => fs.symlinkSync(target, path.join(dir, 'evil'))],
