@@ -388,6 +388,18 @@ int main(int argc, char **argv) {
     await waitFor(() => fs.readdirSync(w.dir).length === 1, 'the refused folder to be removed');
   });
 
+  it("speaks the server's codec on every session (json here); the handshake lines stay plain text", async () => {
+    const json = new PipeSessionServer<{ n: number }>(w.dir, { codec: 'json' });
+    server = json as unknown as PipeSessionServer;
+    json.on('session', (session) => session.on('message', (m) => void session.send({ n: m.n + 1 })));
+    await json.start();
+    const client = await PipeIOClient.session<{ n: number }>(w.dir, { codec: 'json' });
+    await client.send({ n: 41 });
+    const [reply] = await Promise.all([new Promise((resolve) => client.once('message', resolve))]);
+    expect(reply).to.deep.equal({ n: 42 });
+    await client.close();
+  });
+
   it('stops on its AbortSignal and with await using; sessions lists the open ones', async () => {
     const controller = new AbortController();
     const aborted = new PipeSessionServer(w.dir, { signal: controller.signal });
