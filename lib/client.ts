@@ -16,7 +16,7 @@ import { PipeIOError, describeErrno, errnoCode } from './errors.js';
 import type { OversizeInfo } from './events.js';
 import { MessageFeed } from './feed.js';
 import { ByteLineDecoder, LineDecoder, assertBytesMessage, assertMessage } from './framing.js';
-import { type ClientFolder, makeClientFolder, requestSession } from './session/connect.js';
+import { type ClientFolder, makeClientFolder, openSessionPipes, parseAnswer, requestSession } from './session/connect.js';
 
 const { O_RDONLY, O_WRONLY, O_NONBLOCK, O_NOFOLLOW } = fs.constants;
 
@@ -214,36 +214,15 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
    */
   async #openSession(dir: string, deadline: number): Promise<void> {
     this.#state = 'connecting';
-    let sendFd = -1;
-    // The server opens `in` within microseconds of the request: look once per event-loop turn
-    // first (a timer cannot wait less than 1 ms), then back off with timers.
-    for (let look = 0, delay = 1; sendFd < 0; look++) {
-      try {
-        sendFd = openFifo(this.sendPath, O_WRONLY | O_NONBLOCK | O_NOFOLLOW);
-      } catch (error) {
-        const left = deadline - Date.now();
-        if (errnoCode(error) !== 'ENXIO' || left <= 0) {
-          this.#finish();
-          throw errnoCode(error) === 'ENXIO'
-            ? new PipeIOError('ERR_PIPE_OPEN', `The session server at '${dir}' did not take the request within ${this.#timeout} ms: is it running, or too busy?`, { path: dir, cause: error })
-            : new PipeIOError('ERR_PIPE_OPEN', `Cannot open '${this.sendPath}': ${describeErrno(error)}.`, { path: this.sendPath, cause: error });
-        }
-        if (look < 64) {
-          await new Promise((resolve) => setImmediate(resolve));
-        } else {
-          await sleep(Math.min(delay, left));
-          delay = Math.min(delay * 2, 50);
-        }
-      }
+    let fds: { sendFd: number; recvFd: number };
+    try {
+      fds = await openSessionPipes(dir, this.sendPath, this.recvPath, deadline, this.#timeout);
+    } catch (error) {
+      this.#finish();
+      throw error;
     }
     const answer = new Promise<string | undefined>((resolve) => (this.#answer = resolve));
-    try {
-      this.#attach(openFifo(this.recvPath, O_RDONLY | O_NONBLOCK | O_NOFOLLOW), sendFd);
-    } catch (error) {
-      fs.closeSync(sendFd);
-      this.#finish();
-      throw new PipeIOError('ERR_PIPE_OPEN', `Cannot open '${this.recvPath}': ${describeErrno(error)}.`, { path: this.recvPath, cause: error });
-    }
+    this.#attach(fds.recvFd, fds.sendFd);
     this.#state = 'open';
     let timer: NodeJS.Timeout | undefined;
     const line = await Promise.race([
@@ -252,18 +231,17 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
     ]);
     clearTimeout(timer);
     this.#answer = undefined;
-    const words = line?.split(' ') ?? [];
-    if (words[0] === 'ok' && words.length === 3) {
-      this.#sessionId = Number(words[2]);
+    const outcome = parseAnswer(dir, line, this.#timeout);
+    if (typeof outcome === 'number') {
+      this.#sessionId = outcome;
       this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
       if (this.#signal?.aborted) void this.close();
       return;
     }
     await this.close();
-    if (line === null) throw new PipeIOError('ERR_PIPE_OPEN', `The session server at '${dir}' did not answer within ${this.#timeout} ms.`, { path: dir });
-    if (words[0] === 'refused') throw new PipeIOError('ERR_SESSION_REFUSED', `The session server at '${dir}' refused the session: ${line!.slice('refused '.length)}.`, { path: dir });
-    throw new PipeIOError('ERR_SESSION_REFUSED', `The session server at '${dir}' ended the session without answering${line === undefined ? '' : ` (it said ${JSON.stringify(line)})`}.`, { path: dir });
+    throw outcome;
   }
+
 
   /** Where the client is in its life. */
   get state(): ClientState {

@@ -9,7 +9,7 @@ import { PipeIOError, describeErrno, errnoCode } from '../errors.js';
 import { makeFifo } from '../fifo.js';
 import { CONNECT_NAME, IN_NAME, OUT_NAME, PROTOCOL_VERSION, REQUEST_WORD } from './protocol.js';
 
-const { O_WRONLY, O_NONBLOCK, O_NOFOLLOW } = fs.constants;
+const { O_RDONLY, O_WRONLY, O_NONBLOCK, O_NOFOLLOW } = fs.constants;
 
 /** @internal A session folder this client made. */
 export interface ClientFolder {
@@ -105,4 +105,59 @@ export async function requestSession(dir: string, name: string, deadline: number
       fs.closeSync(fd);
     }
   }
+}
+
+/** Opens a FIFO with `O_NOFOLLOW`, refusing anything else. */
+function openFifo(path: string, flags: number): number {
+  const fd = fs.openSync(path, flags | O_NOFOLLOW);
+  if (!fs.fstatSync(fd).isFIFO()) {
+    fs.closeSync(fd);
+    throw new PipeIOError('ERR_NOT_A_FIFO', `'${path}' is not a FIFO.`, { path });
+  }
+  return fd;
+}
+
+/**
+ * @internal Opens the session's pair in the protocol's order: `in` (ENXIO until the server reads
+ * it, which it does within microseconds of the request: so looked for once per event-loop turn
+ * first, a timer cannot wait less than 1 ms, then with timers), then `out`.
+ */
+export async function openSessionPipes(dir: string, inPath: string, outPath: string, deadline: number, timeout: number): Promise<{ sendFd: number; recvFd: number }> {
+  let sendFd = -1;
+  for (let look = 0, delay = 1; sendFd < 0; look++) {
+    try {
+      sendFd = openFifo(inPath, O_WRONLY | O_NONBLOCK);
+    } catch (error) {
+      const left = deadline - Date.now();
+      if (errnoCode(error) !== 'ENXIO' || left <= 0) {
+        throw errnoCode(error) === 'ENXIO'
+          ? new PipeIOError('ERR_PIPE_OPEN', `The session server at '${dir}' did not take the request within ${timeout} ms: is it running, or too busy?`, { path: dir, cause: error })
+          : new PipeIOError('ERR_PIPE_OPEN', `Cannot open '${inPath}': ${describeErrno(error)}.`, { path: inPath, cause: error });
+      }
+      if (look < 64) {
+        await new Promise((resolve) => setImmediate(resolve));
+      } else {
+        await sleep(Math.min(delay, left));
+        delay = Math.min(delay * 2, 50);
+      }
+    }
+  }
+  try {
+    return { sendFd, recvFd: openFifo(outPath, O_RDONLY | O_NONBLOCK) };
+  } catch (error) {
+    fs.closeSync(sendFd);
+    throw new PipeIOError('ERR_PIPE_OPEN', `Cannot open '${outPath}': ${describeErrno(error)}.`, { path: outPath, cause: error });
+  }
+}
+
+/**
+ * @internal The server's first line: the session id, or the error to reject with (`line` is
+ * null when none came in time, undefined at end of stream).
+ */
+export function parseAnswer(dir: string, line: string | null | undefined, timeout: number): number | PipeIOError {
+  const words = line?.split(' ') ?? [];
+  if (words[0] === 'ok' && words.length === 3 && /^\d+$/.test(words[2]!)) return Number(words[2]);
+  if (line === null) return new PipeIOError('ERR_PIPE_OPEN', `The session server at '${dir}' did not answer within ${timeout} ms.`, { path: dir });
+  if (words[0] === 'refused') return new PipeIOError('ERR_SESSION_REFUSED', `The session server at '${dir}' refused the session: ${line!.slice('refused '.length)}.`, { path: dir });
+  return new PipeIOError('ERR_SESSION_REFUSED', `The session server at '${dir}' ended the session without answering${line === undefined ? '' : ` (it said ${JSON.stringify(line)})`}.`, { path: dir });
 }
