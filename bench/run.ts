@@ -20,6 +20,10 @@
  *          and unpinned runs flip between the two at random.
  *   ours-buffer runs in and out with codec 'buffer' (Buffer messages), beside
  *          ours with the default text codec.
+ *   sessions  a PipeSessionServer (bench/sessions/host.ts) with max(COUNT, 1000)
+ *          sessions of the C client: RSS, longest event-loop block, idle CPU, echo
+ *          on one session / on a lone PipeIOServer; connects/s with 4 C
+ *          connectors; 10 light clients' p99 beside a flooder / alone.
  *   scale  COUNT pipe-io-server echo servers in one process: time to start
  *          all, max event-loop block while starting, RSS, and echo on one of
  *          them while the others idle.
@@ -36,6 +40,7 @@ import { fileURLToPath } from 'node:url';
 import { findRedisServer } from '../test/helpers/redis.js';
 import { benchBridge } from './bridge.js';
 import { RPC_LABELS, RPC_SYSTEMS, benchRpc } from './rpc.js';
+import { benchSessions } from './sessions.js';
 import { renderChart } from './common/chart.js';
 import { killAll, Proc } from './common/proc.js';
 import {
@@ -53,8 +58,8 @@ import { fmtMs, fmtRate, fmtRatio, fmtUs, median } from './common/stats.js';
 
 // ---------------------------------------------------------------- options
 
-type TestId = 'in' | 'out' | 'echo' | 'scale' | 'bridge' | 'rpc';
-const TESTS: TestId[] = ['in', 'out', 'echo', 'scale', 'bridge', 'rpc'];
+type TestId = 'in' | 'out' | 'echo' | 'scale' | 'bridge' | 'rpc' | 'sessions';
+const TESTS: TestId[] = ['in', 'out', 'echo', 'scale', 'bridge', 'rpc', 'sessions'];
 
 interface Options {
   smoke: boolean;
@@ -81,7 +86,7 @@ function usage(message?: string): never {
   process.stderr.write(
     'usage: node dist/bench/run.js [--smoke] [--runs K] [--n N] [--echo M] [--warmup W]\n' +
       '                             [--scale COUNT] [--scale-dirs DIR,DIR] [--dir DIR]\n' +
-      '                             [--systems ours,ours-buffer,c,unix,naive] [--tests in,out,echo,scale,bridge,rpc]\n' +
+      '                             [--systems ours,ours-buffer,c,unix,naive] [--tests in,out,echo,scale,bridge,rpc,sessions]\n' +
       '                             [--rpc-n N]\n' +
       '                             [--pin same,cross|none]\n' +
       '                             [--profile] [--assert] [--verbose]\n' +
@@ -268,12 +273,22 @@ const SCALE_DIRS: { dir: string; fsType: string }[] = (() => {
     return { dir, fsType: fsType(dir) };
   });
 })();
+/**
+ * Where the session test makes its folders: a session costs a folder and two FIFOs, so on tmpfs
+ * when the temp dir is not (ext4's mkfifo would be the figure, see SCALE_DIRS).
+ */
+const SESSION_DIR: { dir: string; fsType: string } | undefined = (() => {
+  if (!opts.tests.includes('sessions')) return undefined;
+  const shm = fsType(TMP) !== 'tmpfs' && existsSync('/dev/shm') && fsType('/dev/shm') === 'tmpfs';
+  const dir = shm ? mkdtempSync(join('/dev/shm', 'pipe-io-bench-sessions-')) : TMP;
+  return { dir, fsType: fsType(dir) };
+})();
 let cleaned = false;
 function cleanup(): void {
   if (cleaned) return;
   cleaned = true;
   killAll();
-  for (const d of new Set([TMP, ...SCALE_DIRS.map((s) => s.dir)])) rmSync(d, { recursive: true, force: true });
+  for (const d of new Set([TMP, ...SCALE_DIRS.map((s) => s.dir), ...(SESSION_DIR ? [SESSION_DIR.dir] : [])])) rmSync(d, { recursive: true, force: true });
 }
 process.on('exit', cleanup);
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
@@ -507,7 +522,7 @@ const stepsPerRound =
   opts.systems.length * flowTests.length + opts.systems.filter(hasEcho).length * echoPins.length + (withScale ? SCALE_DIRS.length : 0);
 // The bridge runs once, after the rounds (it takes its own runs and medians), when Redis is here.
 const redisServer = opts.tests.includes('bridge') ? findRedisServer() : undefined;
-const totalSteps = stepsPerRound * opts.runs + (redisServer ? 1 : 0) + (opts.tests.includes('rpc') ? 1 : 0);
+const totalSteps = stepsPerRound * opts.runs + (redisServer ? 1 : 0) + (opts.tests.includes('rpc') ? 1 : 0) + (opts.tests.includes('sessions') ? 1 : 0);
 let step = 0;
 
 async function runStep<T>(label: string, fn: () => Promise<T>, show: (v: T) => string): Promise<T | undefined> {
@@ -607,6 +622,44 @@ if (opts.tests.includes('rpc')) {
   if (v !== undefined) results.rpc = v;
 }
 
+if (opts.tests.includes('sessions')) {
+  // On tmpfs when there is one: a connect makes a folder and two FIFOs, and ext4's mkfifo alone
+  // costs ~1 ms of kernel CPU (see SCALE_DIRS), which would measure the file system, not us.
+  const where = SESSION_DIR!;
+  const count = opts.smoke ? 100 : Math.max(opts.scaleCount, 1000);
+  const cc = process.env.CC ?? 'cc';
+  const sessionClient = join(C_BIN, 'session_client');
+  const v = await runStep(
+    `sessions  ${count} sessions, connects/s, fairness (${where.fsType})`,
+    async () => {
+      execFileSync(cc, ['-O2', '-Wall', '-I', join(ROOT, 'clients/c'), '-o', sessionClient, join(C_SRC, 'session_client.c'), join(ROOT, 'clients/c/pipe_io_client.c')], {
+        stdio: ['ignore', 'inherit', 'inherit'],
+      });
+      return benchSessions({
+        runs: opts.runs,
+        count,
+        echoRounds: opts.echoRounds,
+        warmup: opts.echoWarmup,
+        connects: opts.smoke ? 400 : 4000,
+        lightRounds: opts.smoke ? 500 : 5000,
+        dir: (run) => freshDir(`sessions-${run}`, where.dir),
+        fsType: where.fsType,
+        sessionClient,
+        echoClient: bins.echo_client,
+        verbose: opts.verbose,
+        onRun: (run, f) =>
+          process.stderr.write(
+            `      sessions run ${run}: RSS ${f.sessions.rssMB} MB, block ${f.sessions.maxBlockMs} ms, idle CPU ${f.sessions.idleCpuPct} %, ` +
+              `echo ${fmtRate(f.sessions.echo.rtps)} vs lone ${fmtRate(f.lone.rtps)} rt/s, ${f.connects.perSec} connects/s, ` +
+              `light p99 ${fmtUs(f.fairness.aloneP99Us)} -> ${fmtUs(f.fairness.floodedP99Us)} µs flooded\n`,
+          ),
+      });
+    },
+    (r) => `${r.median.connectsPerSec} connects/s, fairness ${fmtRatio(r.median.fairnessRatio)}`,
+  );
+  if (v !== undefined) results.sessions = v;
+}
+
 // ---------------------------------------------------------------- medians, ratios, targets
 
 function medianEcho(runs: EchoFigure[]): EchoFigure | undefined {
@@ -704,6 +757,15 @@ if (results.rpc) {
   if (Number.isFinite(fast)) results.targets.push({ name: 'rpc (issue 12): requests/s, 64 in flight: RpcPeer Node / vscode-jsonrpc', value: fast, target: '>= 1.5x', pass: fast >= 1.5 });
   if (Number.isFinite(tail)) results.targets.push({ name: 'rpc (issue 12): p99, 1 in flight: RpcPeer Node / vscode-jsonrpc', value: tail, target: '<= 1x', pass: tail <= 1 });
 }
+if (results.sessions) {
+  const m = results.sessions.median;
+  const n = results.sessions.count;
+  results.targets.push({ name: `sessions (issue 11): RSS with ${n} sessions, MB`, value: m.rssMB, target: '< 250 MB', pass: m.rssMB < 250 });
+  results.targets.push({ name: `sessions (issue 11): longest event-loop block, ${n} sessions connecting and idle, ms`, value: m.maxBlockMs, target: '<= 50 ms', pass: m.maxBlockMs <= 50 });
+  results.targets.push({ name: `sessions (issue 11): echo round trips/s, lone PipeIOServer / one of ${n} sessions`, value: m.echoRatio, target: '<= 1.2x', pass: m.echoRatio <= 1.2 });
+  results.targets.push({ name: 'sessions (issue 11): light clients p99 with a flooder / without', value: m.fairnessRatio, target: '<= 2x', pass: m.fairnessRatio <= 2 });
+  results.targets.push({ name: 'sessions (issue 11): connects per second, C client, 4 connectors, /s', value: m.connectsPerSec, target: '>= 2000/s', pass: m.connectsPerSec >= 2000 });
+}
 results.durationSec = Math.round((Date.now() - t0) / 100) / 10;
 
 // ---------------------------------------------------------------- report
@@ -787,11 +849,23 @@ if (results.rpc) {
     lines.push(`  ${sys} / vscode-jsonrpc: req/s ${fmtRatio(x.rps_1)} at 1 in flight, ${fmtRatio(x.rps_64)} at 64; p99 at 1 in flight ${fmtRatio(x.p99_1)}`);
   }
 }
+if (results.sessions) {
+  const r = results.sessions;
+  const m = r.median;
+  lines.push('', `Sessions (PipeSessionServer), medians of ${r.runs.length} run(s), C clients, session folders on ${r.fsType}:`, '');
+  lines.push(`| ${r.count} sessions: RSS | longest block | idle CPU | echo rt/s one session / lone PipeIOServer | connects/s (4 connectors) | light p99 alone → flooded |`);
+  lines.push('|--:|--:|--:|--:|--:|--:|');
+  const last = r.runs[r.runs.length - 1]!;
+  lines.push(
+    `| ${m.rssMB} MB | ${m.maxBlockMs} ms | ${m.idleCpuPct} % | ${fmtRate(last.sessions.echo.rtps)} / ${fmtRate(last.lone.rtps)} (lone/session ${fmtRatio(m.echoRatio)}) | ` +
+      `${m.connectsPerSec} | ${fmtUs(m.aloneP99Us)} → ${fmtUs(m.floodedP99Us)} µs (${fmtRatio(m.fairnessRatio)}) |`,
+  );
+}
 if (results.targets.length) {
   lines.push('');
   lines.push(`Targets${opts.smoke ? ' — smoke run: informational only' : ''}:`);
   for (const t of results.targets) {
-    const v = t.name.endsWith(', ms') ? fmtMs(t.value) : t.name.endsWith(', MB') ? `${t.value.toFixed(0)} MB` : fmtRatio(t.value);
+    const v = t.name.endsWith(', ms') ? fmtMs(t.value) : t.name.endsWith(', MB') ? `${t.value.toFixed(0)} MB` : t.name.endsWith(', /s') ? `${t.value.toFixed(0)}/s` : fmtRatio(t.value);
     lines.push(`  ${t.pass ? 'MET ' : 'MISS'}  ${t.name}: ${v} (target ${t.target})`);
   }
 }

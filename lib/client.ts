@@ -16,6 +16,7 @@ import { PipeIOError, describeErrno, errnoCode } from './errors.js';
 import type { OversizeInfo } from './events.js';
 import { MessageFeed } from './feed.js';
 import { ByteLineDecoder, LineDecoder, assertBytesMessage, assertMessage } from './framing.js';
+import { type ClientFolder, makeClientFolder, openSessionPipes, parseAnswer, requestSession } from './session/connect.js';
 
 const { O_RDONLY, O_WRONLY, O_NONBLOCK, O_NOFOLLOW } = fs.constants;
 
@@ -43,6 +44,13 @@ export interface PipeIOClientOptions<T = string> {
   /** Closes the client when aborted. */
   signal?: AbortSignal;
 }
+
+/**
+ * Options of {@link PipeIOClient.session}: the client's, less the paths (the session has its own).
+ * `timeout` bounds the whole connect: waiting for the server, and its answer.
+ * @typeParam T - the message type
+ */
+export type PipeSessionClientOptions<T = string> = Omit<PipeIOClientOptions<T>, 'send' | 'recv'>;
 
 /** Where a {@link PipeIOClient} is in its life. */
 export type ClientState = 'idle' | 'connecting' | 'open' | 'closed';
@@ -125,6 +133,13 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
   #closed: Promise<void>;
   #resolveClosed: () => void = () => {};
   #onAbort = (): void => void this.close();
+  /** The session folder this client made ({@link PipeIOClient.session}); removed at close. */
+  #sessionFolder: ClientFolder | undefined;
+  #sessionId: number | undefined;
+  /** The promise of the latest send, for {@link end} to wait for. */
+  #lastSend: Promise<void> | undefined;
+  /** Takes the first line of a session's out pipe: the server's answer. */
+  #answer: ((line: string | undefined) => void) | undefined;
 
   /**
    * @param options - paths, codec and timeouts; see {@link PipeIOClientOptions}
@@ -157,6 +172,76 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
       },
     });
   }
+
+  /**
+   * Opens a session with the {@link PipeSessionServer} serving `dir`: makes a private folder and
+   * FIFO pair in it, asks on `dir/connect`, and resolves with a client that is open on that pair
+   * once the server accepts. Rejects with a {@link PipeIOError}: `ERR_SESSION_REFUSED` with the
+   * server's reason (too many sessions…), `ERR_PIPE_MISSING`/`ERR_PIPE_OPEN` when no server
+   * answers within `timeout` or this user may not make a folder there. Closing the client ends
+   * the session and removes the folder.
+   *
+   * ```ts
+   * const client = await PipeIOClient.session('/run/myapp');
+   * await client.send('hello');
+   * for await (const reply of client) console.log(reply);
+   * ```
+   */
+  static async session<T = string>(dir: string, options: PipeSessionClientOptions<T> = {}): Promise<PipeIOClient<T>> {
+    const timeout = nonNegative('timeout', options.timeout, 10_000);
+    const deadline = Date.now() + timeout;
+    const folder = await makeClientFolder(dir);
+    try {
+      await requestSession(dir, folder.name, deadline);
+      const client = new PipeIOClient<T>({ ...options, send: folder.inPath, recv: folder.outPath });
+      client.#sessionFolder = folder;
+      await client.#openSession(dir, deadline);
+      return client;
+    } catch (error) {
+      folder.remove();
+      throw error;
+    }
+  }
+
+  /** The id the session server gave this client's session; undefined for a client that is not a session. */
+  get sessionId(): number | undefined {
+    return this.#sessionId;
+  }
+
+  /**
+   * The pair in the order the protocol says: `in` first (the open fails with ENXIO until the
+   * server reads it), then `out`; then the server's first line is its answer.
+   */
+  async #openSession(dir: string, deadline: number): Promise<void> {
+    this.#state = 'connecting';
+    let fds: { sendFd: number; recvFd: number };
+    try {
+      fds = await openSessionPipes(dir, this.sendPath, this.recvPath, deadline, this.#timeout);
+    } catch (error) {
+      this.#finish();
+      throw error;
+    }
+    const answer = new Promise<string | undefined>((resolve) => (this.#answer = resolve));
+    this.#attach(fds.recvFd, fds.sendFd);
+    this.#state = 'open';
+    let timer: NodeJS.Timeout | undefined;
+    const line = await Promise.race([
+      answer,
+      new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), Math.max(0, deadline - Date.now())))),
+    ]);
+    clearTimeout(timer);
+    this.#answer = undefined;
+    const outcome = parseAnswer(dir, line, this.#timeout);
+    if (typeof outcome === 'number') {
+      this.#sessionId = outcome;
+      this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
+      if (this.#signal?.aborted) void this.close();
+      return;
+    }
+    await this.close();
+    throw outcome;
+  }
+
 
   /** Where the client is in its life. */
   get state(): ClientState {
@@ -312,6 +397,11 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
   }
 
   #deliver(line: string | Buffer): void {
+    if (this.#answer !== undefined) {
+      this.#answer(line.toString());
+      this.#answer = undefined;
+      return;
+    }
     const decoded = decodeLine(this.#codec, line);
     if (!decoded.ok) {
       // The same report as the servers give for a bad line.
@@ -323,6 +413,7 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
   }
 
   #ended(): void {
+    this.#answer?.(undefined);
     if (this.#state !== 'open') return;
     this.emit('end');
     void this.close();
@@ -336,6 +427,32 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
    * are copied before it returns.
    */
   send(value: Outgoing<T>): Promise<void> {
+    const sent = this.#send(value);
+    this.#lastSend = sent;
+    return sent;
+  }
+
+  /**
+   * Ends the sending side and keeps reading, like `shutdown(SHUT_WR)` on a socket: once every
+   * line sent so far is written, the send pipe is closed and later sends are rejected. A session
+   * server then ends the session; what it had sent still arrives, then `'end'`. Resolves when the
+   * send pipe is closed.
+   */
+  async end(): Promise<void> {
+    if (this.#state !== 'open' || this.#sendSocket === undefined) return;
+    await this.#lastSend?.catch(() => {});
+    this.#sendBroken ??= new PipeIOError('ERR_SERVER_STOPPED', `The client ended its sending side (end()); nothing more is sent to '${this.sendPath}'.`, {
+      path: this.sendPath,
+    });
+    const socket = this.#sendSocket;
+    this.#sendSocket = undefined;
+    this.#sendFd = -1;
+    if (socket === undefined) return;
+    socket.destroy();
+    if (!socket.closed) await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  }
+
+  #send(value: Outgoing<T>): Promise<void> {
     let data: Buffer;
     try {
       data = lineOf(this.#codec, value);
@@ -448,6 +565,7 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
       }),
     );
     this.#finish();
+    this.#sessionFolder?.remove();
     return this.#closed;
   }
 

@@ -20,6 +20,11 @@
  *   `handlerTimeout`, or `stop()` stopped waiting for it after `stopTimeout`.
  * - `ERR_WRITE`: writing to the out pipe failed; the lines of that write are rejected, the rest go on.
  * - `ERR_DECODE`: a received line is not valid for the codec (e.g. not JSON); it is skipped.
+ * - `ERR_SESSION_REQUEST`: a session server got a connect request it cannot serve (a bad line, a
+ *   folder that is a symbolic link, writable by others, or missing its FIFOs); nothing there is
+ *   opened or removed.
+ * - `ERR_SESSION_REFUSED`: a session server refused to open a session (too many sessions, a
+ *   version it does not speak, a user it does not let in); the message is its reason.
  */
 export type PipeIOErrorCode =
   | 'ERR_PIPE_IN_USE'
@@ -32,7 +37,9 @@ export type PipeIOErrorCode =
   | 'ERR_HANDLER'
   | 'ERR_HANDLER_TIMEOUT'
   | 'ERR_WRITE'
-  | 'ERR_DECODE';
+  | 'ERR_DECODE'
+  | 'ERR_SESSION_REQUEST'
+  | 'ERR_SESSION_REFUSED';
 
 /** An error about one pipe, with a stable {@link PipeIOErrorCode} and the path it concerns. */
 export class PipeIOError extends Error {

@@ -364,6 +364,23 @@ export async function acquireFifo(path: string, options: FifoOptions): Promise<F
   }
 }
 
+/**
+ * Where a reader or writer gets its pipe: the current {@link FifoHandle}, a watch on its path, and
+ * a way to give the path up. {@link OwnedFifo} is the server's kind (made, watched, made again);
+ * a session's pipes are another (lib/session/pipes.ts): opened once, never watched.
+ */
+export interface FifoSource {
+  /** The inode served now. */
+  readonly current: FifoHandle;
+  /** Starts noticing a deleted or replaced path, if this kind of pipe does. */
+  watch(intervalMs: number): void;
+  /** Stops watching and removes the path if it is still this pipe's (and the source removes its pipes). */
+  release(): void;
+}
+
+/** Makes the {@link FifoSource} a reader or writer serves; `hooks` hear of a replaced pipe. */
+export type AcquireFifo = (hooks: OwnedFifoHooks) => Promise<FifoSource>;
+
 /** What an {@link OwnedFifo} tells its owner. */
 export interface OwnedFifoHooks {
   /** The path was deleted or replaced, and `next` now serves it; `previous` is the owner's to retire and close. */
@@ -376,7 +393,7 @@ export interface OwnedFifoHooks {
  * A FIFO path the server serves for its whole run: the current {@link FifoHandle}, and a
  * watch that notices when the path is deleted or replaced and brings the pipe back.
  */
-export class OwnedFifo {
+export class OwnedFifo implements FifoSource {
   #current: FifoHandle;
   #watch: PathWatch | undefined;
   #checking = false;

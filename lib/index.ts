@@ -28,7 +28,17 @@ export {
   resolveCodec,
   CodecError,
 } from './codec.js';
-export { PipeIOClient, type PipeIOClientOptions, type PipeIOClientEvents, type ClientState } from './client.js';
+export {
+  PipeSessionServer,
+  type PipeSessionServerOptions,
+  type PipeSessionServerEvents,
+  PipeSession,
+  type PipeSessionEvents,
+  type SessionState,
+  type SessionPeer,
+  PROTOCOL_VERSION,
+} from './session/index.js';
+export { PipeIOClient, type PipeSessionClientOptions, type PipeIOClientOptions, type PipeIOClientEvents, type ClientState } from './client.js';
 export {
   spawnPlugin,
   PluginHandle,

@@ -17,7 +17,7 @@ import net from 'node:net';
 import { type AnyCodec, isBinary, resolveCodec } from './codec.js';
 import { PipeIOError } from './errors.js';
 import type { OversizeInfo, ReaderEvents, RecreateInfo } from './events.js';
-import { FifoHandle, OwnedFifo } from './fifo.js';
+import { type AcquireFifo, FifoHandle, type FifoSource, OwnedFifo } from './fifo.js';
 import { ByteLineDecoder, LineDecoder } from './framing.js';
 import { MessageInbox } from './inbox.js';
 import { PipeServerBase } from './lifecycle.js';
@@ -33,6 +33,12 @@ export interface PipeReaderHooks {
   recreate(info: RecreateInfo): void;
   /** A problem the reader survives. */
   warning(error: PipeIOError): void;
+  /**
+   * When given, the pipe has one writer for its whole life (a session's private pipe): its end
+   * of stream is the end, delivered after any unfinished last line, and no new descriptor is
+   * opened for a next client.
+   */
+  end?(): void;
 }
 
 /** One read descriptor and the partial line it has read. */
@@ -48,7 +54,7 @@ interface Source {
  * of its own, just `open()`, `close()`, `pause()` and `resume()`.
  */
 export class PipeReader {
-  #fifo: OwnedFifo | undefined;
+  #fifo: FifoSource | undefined;
   #sources = new Set<Source>();
   #handles = new Set<FifoHandle>();
   #paused = false;
@@ -59,18 +65,20 @@ export class PipeReader {
    * @param options - resolved options
    * @param codec - says whether lines are text or bytes
    * @param hooks - where messages and reports go
+   * @param acquire - where the pipe comes from; by default it is made (or opened) at `path` and watched
    */
   constructor(
     readonly path: string,
     private readonly options: ResolvedOptions,
     private readonly codec: AnyCodec<unknown>,
     private readonly hooks: PipeReaderHooks,
+    private readonly acquire: AcquireFifo = (fifoHooks) => OwnedFifo.acquire(path, options, fifoHooks),
   ) {}
 
   /** Creates or opens the pipe and starts reading. */
   async open(): Promise<void> {
     this.#closing = false;
-    const fifo = await OwnedFifo.acquire(this.path, this.options, {
+    const fifo = await this.acquire({
       replaced: (next, previous) => this.#replaced(next, previous),
       warning: (error) => this.hooks.warning(error),
     });
@@ -108,14 +116,20 @@ export class PipeReader {
       // Every writer has closed: an unfinished line is a message of its own.
       source.ended = true;
       source.decoder.end();
-      if (!this.#closing && handle === this.#fifo?.current) this.#reattach(handle);
+      if (this.hooks.end !== undefined) {
+        if (!this.#closing) this.hooks.end();
+      } else if (!this.#closing && handle === this.#fifo?.current) this.#reattach(handle);
     });
     socket.on('error', (error) => {
       this.hooks.warning(new PipeIOError('ERR_PIPE_OPEN', `Reading '${this.path}' failed: ${error.message}; reopening it.`, { path: this.path, cause: error }));
     });
     socket.on('close', () => {
       this.#sources.delete(source);
-      if (!source.ended && !this.#closing && handle === this.#fifo?.current) this.#reattach(handle);
+      if (!source.ended && !this.#closing) {
+        // A read error: a private pipe cannot be read on, so that is its end too.
+        if (this.hooks.end !== undefined) this.hooks.end();
+        else if (handle === this.#fifo?.current) this.#reattach(handle);
+      }
       this.#closeIfUnused(handle);
     });
     if (this.#paused) socket.pause();
@@ -136,6 +150,14 @@ export class PipeReader {
         if (!this.#closing && handle === this.#fifo?.current) this.#reattach(handle);
       }, 100).unref();
     }
+  }
+
+  /**
+   * A write descriptor on the pipe being read, for the caller to hold and close: while it is
+   * open, no end of stream is seen.
+   */
+  holdWriter(): number {
+    return this.#fifo!.current.openWriter();
   }
 
   /** A retired inode is closed once its last reader is done with it. */

@@ -23,7 +23,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { PipeIOError, errnoCode } from './errors.js';
 import type { RecreateInfo, WriterEvents } from './events.js';
-import { FifoHandle, OwnedFifo } from './fifo.js';
+import { type AcquireFifo, FifoHandle, type FifoSource, OwnedFifo } from './fifo.js';
 import { type AnyCodec, type Outgoing, bufferCodec, encodeBytes, isBinary, resolveCodec, textCodec } from './codec.js';
 import { assertBytesMessage, assertMessage, joinLines } from './framing.js';
 import { PipeServerBase } from './lifecycle.js';
@@ -153,7 +153,7 @@ class Batch {
  * The writing engine behind {@link PipeWriterServer} and {@link PipeIOServer}.
  */
 export class PipeWriter {
-  #fifo: OwnedFifo | undefined;
+  #fifo: FifoSource | undefined;
   #handle: FifoHandle | undefined;
   #fd = -1;
   #socket: net.Socket | undefined;
@@ -182,11 +182,13 @@ export class PipeWriter {
    * @param path - the out pipe
    * @param options - resolved options
    * @param hooks - where reports go
+   * @param acquire - where the pipe comes from; by default it is made (or opened) at `path` and watched
    */
   constructor(
     readonly path: string,
     private readonly options: ResolvedOptions,
     private readonly hooks: PipeWriterHooks,
+    private readonly acquire: AcquireFifo = (fifoHooks) => OwnedFifo.acquire(path, options, fifoHooks),
   ) {}
 
   /** Size of the queue not yet in the pipe: characters (UTF-16 code units) plus one per newline, which is bytes for ASCII. */
@@ -201,7 +203,7 @@ export class PipeWriter {
 
   /** Creates or opens the pipe and starts writing whatever is queued. */
   async open(): Promise<void> {
-    const fifo = await OwnedFifo.acquire(this.path, this.options, {
+    const fifo = await this.acquire({
       replaced: (next, previous) => this.#replaced(next, previous),
       warning: (error) => this.hooks.warning(error),
     });

@@ -1,5 +1,6 @@
 import type { BridgeBenchResult } from '../bridge.js';
 import type { RpcBenchResult } from '../rpc.js';
+import type { SessionBenchResult } from '../sessions.js';
 
 /** Shape of bench/results/latest.json. */
 
@@ -116,6 +117,8 @@ export interface BenchResults {
   bridge?: BridgeBenchResult | { skipped: string };
   /** JSON-RPC rows (issue 12): RpcPeer to Node and Python plugins, beside vscode-jsonrpc. */
   rpc?: RpcBenchResult;
+  /** Session rows (issue 11): many sessions in one server, connects/s, fairness. */
+  sessions?: SessionBenchResult;
   ratios: Record<string, Record<string, number>>;
   targets: TargetCheck[];
   errors: string[];

@@ -9,6 +9,10 @@
 #   pipe_io_close
 #
 # A message is one line of UTF-8 text without its newline.
+#
+# With a session server (PipeSessionServer, `pipe-io echo --sessions DIR`), each
+# client gets a private pair instead: pipe_io_session DIR [TIMEOUT] replaces
+# pipe_io_connect, the rest is the same, and pipe_io_close ends the session.
 
 # Prime bash's stdout buffer. bash's printf/echo builtins write through one stdio
 # buffer whose size is fixed the first time the script prints anything: 4096 bytes
@@ -174,10 +178,115 @@ _pipe_io_follow() {
     _pipe_io_recv_id=${id##*|}
 }
 
-# pipe_io_close: closes both pipes; safe to call twice.
+# pipe_io_session DIR [TIMEOUT]
+# Opens a session with the session server of DIR (protocol in the README, "Many
+# clients at once"): makes a private folder and FIFO pair in DIR, asks on
+# DIR/connect, opens the pair and reads the server's answer. Returns 1 with the
+# reason on stderr if the server refuses (too many sessions…), if this user may
+# not connect, or if no server answers within TIMEOUT seconds (default 10).
+# The session id is in pipe_io_session_id afterwards.
+pipe_io_session() {
+    local dir=${1:-} timeout=${2:-10} timeout_ms frac deadline delay=0.005 folder answer status
+    if [[ -z $dir ]]; then
+        echo "pipe_io_session: give the sessions folder (DIR)" >&2
+        return 2
+    fi
+    if [[ ! $timeout =~ ^([0-9]+)([.]([0-9]{0,3})[0-9]*)?$ ]]; then
+        echo "pipe_io_session: TIMEOUT is in seconds (like 10 or 0.5), got '$timeout'" >&2
+        return 2
+    fi
+    frac=${BASH_REMATCH[3]}000
+    timeout_ms=$((10#${BASH_REMATCH[1]} * 1000 + 10#${frac:0:3}))
+    _pipe_io_now_ms
+    deadline=$((_pipe_io_ms + timeout_ms))
+    pipe_io_close
+    if ! folder=$(mktemp -d "$dir/s.XXXXXX" 2>&1); then
+        echo "pipe_io_session: cannot make a session folder in '$dir' (${folder##*: }): no session server there, or it does not let this user connect" >&2
+        return 1
+    fi
+    _pipe_io_session_folder=$folder
+    if ! mkfifo -m 600 "$folder/in" "$folder/out"; then
+        _pipe_io_session_cleanup
+        return 1
+    fi
+    # The request, one write into DIR/connect; dd's non-blocking open fails (ENXIO)
+    # while no server reads it, where a shell redirection would wait forever. Then
+    # wait, the same way, until the server reads our in pipe: it took the request.
+    local step=request
+    while :; do
+        if [[ $step == request ]]; then
+            if [[ -e $dir/connect && ! -p $dir/connect ]]; then
+                echo "pipe_io_session: '$dir/connect' is not a FIFO: is '$dir' a sessions folder?" >&2
+                _pipe_io_session_cleanup
+                return 1
+            fi
+            if [[ -p $dir/connect ]] && printf 'pipe-io-session 1 %s\n' "${folder##*/}" |
+                dd of="$dir/connect" oflag=nonblock conv=nocreat,notrunc status=none 2>/dev/null; then
+                step=answer
+                continue
+            fi
+        elif dd of="$folder/in" oflag=nonblock conv=nocreat,notrunc count=0 status=none </dev/null 2>/dev/null; then
+            break
+        fi
+        _pipe_io_now_ms
+        if ((_pipe_io_ms >= deadline)); then
+            if [[ $step == request ]]; then
+                echo "pipe_io_session: no session server is reading '$dir/connect' after $timeout s: start it first, or check the folder" >&2
+            else
+                echo "pipe_io_session: the session server of '$dir' did not take the request within $timeout s" >&2
+            fi
+            _pipe_io_session_cleanup
+            return 1
+        fi
+        sleep "$delay"
+        case $delay in 0.005) delay=0.01 ;; 0.01) delay=0.02 ;; 0.02) delay=0.05 ;; *) delay=0.1 ;; esac
+    done
+    exec {pipe_io_send_fd}>"$folder/in" || { pipe_io_send_fd=; _pipe_io_session_cleanup; return 1; }
+    exec {pipe_io_recv_fd}<"$folder/out" || { pipe_io_recv_fd=; pipe_io_close; return 1; }
+    _pipe_io_now_ms
+    local left=$((deadline - _pipe_io_ms > 1 ? deadline - _pipe_io_ms : 1)) wait
+    printf -v wait '%d.%03d' $((left / 1000)) $((left % 1000))
+    if ! IFS= read -r -t "$wait" -u "$pipe_io_recv_fd" answer; then
+        echo "pipe_io_session: the session server of '$dir' ended the session without answering${answer:+ (it said '$answer')}" >&2
+        pipe_io_close
+        return 1
+    fi
+    status=${answer%% *}
+    if [[ $status != ok ]]; then
+        if [[ $status == refused ]]; then
+            echo "pipe_io_session: the session server of '$dir' refused the session: ${answer#refused }" >&2
+        else
+            echo "pipe_io_session: unexpected answer from the session server of '$dir': '$answer'" >&2
+        fi
+        pipe_io_close
+        return 1
+    fi
+    pipe_io_session_id=${answer##* }
+    # pipe_io_recv ends at end of stream: the session's out pipe is never made again.
+    local id
+    id=$(stat -L -c '%u|%d:%i' "/dev/fd/$pipe_io_recv_fd") || { pipe_io_close; return 1; }
+    _pipe_io_recv_path=$folder/out
+    _pipe_io_owner=${id%%|*}
+    _pipe_io_recv_id=${id#*|}
+}
+
+# The folder of the open session, removed by pipe_io_close (the server removes it too).
+_pipe_io_session_folder=
+pipe_io_session_id=
+_pipe_io_session_cleanup() {
+    if [[ -n $_pipe_io_session_folder ]]; then
+        rm -f -- "$_pipe_io_session_folder/in" "$_pipe_io_session_folder/out"
+        rmdir -- "$_pipe_io_session_folder" 2>/dev/null
+    fi
+    _pipe_io_session_folder=
+    return 0
+}
+
+# pipe_io_close: closes both pipes (and ends a session); safe to call twice.
 pipe_io_close() {
     if [[ -n $pipe_io_send_fd ]]; then exec {pipe_io_send_fd}>&-; fi
     if [[ -n $pipe_io_recv_fd ]]; then exec {pipe_io_recv_fd}<&-; fi
     pipe_io_send_fd=
     pipe_io_recv_fd=
+    _pipe_io_session_cleanup
 }

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -35,7 +36,11 @@ struct pipe_io_client {
     size_t scanned;    /* bytes after start known to hold no '\n' */
     char *out;         /* reused to build each outgoing line */
     size_t out_cap;
+    char *session;     /* the session folder this client made, removed at close; or NULL */
+    long session_id;
 };
+
+static char refusal[512];
 
 static long long now_ms(void)
 {
@@ -178,6 +183,152 @@ pipe_io_client *pipe_io_open(const char *send_path, const char *recv_path, int t
         return NULL;
     }
     return c;
+}
+
+const char *pipe_io_refusal(void)
+{
+    return refusal;
+}
+
+long pipe_io_session_id(const pipe_io_client *client)
+{
+    return client->session == NULL ? -1 : client->session_id;
+}
+
+/* Opens path with flags (O_NONBLOCK among them), retrying on the errnos in
+ * retry[] with a short backoff until the deadline; then ETIMEDOUT. */
+static int open_retrying(const char *path, int flags, long long deadline, int retry1, int retry2)
+{
+    /* From 20 µs, doubling up to 50 ms: a server that is there answers within microseconds. */
+    long delay_us = 20;
+    for (;;) {
+        int fd = open_fifo(path, flags);
+        struct timespec ts;
+        if (fd >= 0 || (errno != retry1 && errno != retry2))
+            return fd;
+        if (remaining_ms(deadline) == 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        ts.tv_sec = 0;
+        ts.tv_nsec = delay_us * 1000L;
+        nanosleep(&ts, NULL);
+        if (delay_us < 50000)
+            delay_us *= 2;
+    }
+}
+
+/* One write() of the request into dir/connect (atomic: far below PIPE_BUF),
+ * waiting while no server reads it or the pipe is full. */
+static int request_session(const char *connect, const char *name, long long deadline)
+{
+    char line[300];
+    int len = snprintf(line, sizeof line, "pipe-io-session 1 %s\n", name);
+    for (;;) {
+        int fd = open_retrying(connect, O_WRONLY | O_NONBLOCK | O_NOFOLLOW, deadline, ENOENT, ENXIO);
+        ssize_t n;
+        if (fd < 0)
+            return -1;
+        n = write(fd, line, (size_t)len);
+        close(fd);
+        if (n == len)
+            return 0;
+        if (n >= 0 || errno != EAGAIN)
+            return -1;
+        if (remaining_ms(deadline) == 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        sleep_ms(2);
+    }
+}
+
+pipe_io_client *pipe_io_session_open(const char *dir, int timeout_ms)
+{
+    long long deadline = now_ms() + (timeout_ms < 0 ? CONNECT_TIMEOUT_MS : timeout_ms);
+    size_t n;
+    char *folder, *in = NULL, *connect = NULL, *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    pipe_io_client *c;
+    struct stat st;
+    int saved;
+    if (dir == NULL || !*dir) {
+        errno = EINVAL;
+        return NULL;
+    }
+    n = strlen(dir);
+    c = calloc(1, sizeof *c);
+    folder = malloc(n + 16);
+    if (c == NULL || folder == NULL) {
+        free(c);
+        free(folder);
+        errno = ENOMEM;
+        return NULL;
+    }
+    c->send_fd = -1;
+    c->recv_fd = -1;
+    c->timeout_ms = timeout_ms;
+    sprintf(folder, "%s/s.XXXXXX", dir);
+    if (mkdtemp(folder) == NULL) { /* mode 0700 */
+        saved = errno;
+        free(folder);
+        free(c);
+        errno = saved;
+        return NULL;
+    }
+    c->session = folder;
+    in = malloc(n + 24);
+    connect = malloc(n + 16);
+    c->recv_path = malloc(n + 24);
+    if (in == NULL || connect == NULL || c->recv_path == NULL) {
+        errno = ENOMEM;
+        goto fail;
+    }
+    sprintf(in, "%s/in", folder);
+    sprintf(c->recv_path, "%s/out", folder);
+    sprintf(connect, "%s/connect", dir);
+    if (mkfifo(in, 0600) < 0 || mkfifo(c->recv_path, 0600) < 0)
+        goto fail;
+    if (request_session(connect, strrchr(folder, '/') + 1, deadline) < 0)
+        goto fail;
+    /* The protocol's order: in first (ENXIO until the server reads it), then out. */
+    c->send_fd = open_retrying(in, O_WRONLY | O_NONBLOCK | O_NOFOLLOW, deadline, ENXIO, ENXIO);
+    if (c->send_fd < 0)
+        goto fail;
+    c->recv_fd = open_fifo(c->recv_path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW);
+    if (c->recv_fd < 0 || fstat(c->recv_fd, &st) < 0)
+        goto fail;
+    c->recv_dev = st.st_dev;
+    c->recv_ino = st.st_ino;
+    c->owner = st.st_uid;
+    c->timeout_ms = remaining_ms(deadline) > 0 ? remaining_ms(deadline) : 1;
+    len = pipe_io_recv(c, &line, &cap);
+    c->timeout_ms = timeout_ms;
+    if (len == PIPE_IO_EOF) {
+        snprintf(refusal, sizeof refusal, "the server ended the session without answering");
+        errno = ECONNREFUSED;
+        goto fail;
+    }
+    if (len < 0)
+        goto fail;
+    if (strncmp(line, "ok 1 ", 5) == 0) {
+        c->session_id = strtol(line + 5, NULL, 10);
+        free(line);
+        free(in);
+        free(connect);
+        return c;
+    }
+    snprintf(refusal, sizeof refusal, "%s", strncmp(line, "refused ", 8) == 0 ? line + 8 : line);
+    errno = ECONNREFUSED;
+fail:
+    saved = errno;
+    free(line);
+    free(in);
+    free(connect);
+    pipe_io_close(c);
+    errno = saved;
+    return NULL;
 }
 
 void pipe_io_set_timeout(pipe_io_client *client, int timeout_ms)
@@ -384,6 +535,20 @@ int pipe_io_close(pipe_io_client *c)
     if (c->recv_fd >= 0 && close(c->recv_fd) < 0 && rc == 0) {
         rc = -1;
         saved = errno;
+    }
+    if (c->session != NULL) {
+        /* The server removes them too, whoever is first. */
+        size_t n = strlen(c->session);
+        char *pipe = malloc(n + 8);
+        if (pipe != NULL) {
+            sprintf(pipe, "%s/in", c->session);
+            unlink(pipe);
+            sprintf(pipe, "%s/out", c->session);
+            unlink(pipe);
+            free(pipe);
+        }
+        rmdir(c->session);
+        free(c->session);
     }
     free(c->in);
     free(c->out);

@@ -44,6 +44,27 @@ typedef struct pipe_io_client pipe_io_client;
  */
 pipe_io_client *pipe_io_open(const char *send_path, const char *recv_path, int timeout_ms);
 
+/*
+ * Opens a session with the session server (PipeSessionServer) of the folder
+ * dir: makes a private folder and FIFO pair in it, asks on dir/connect, opens
+ * the pair (never blocking in open()) and reads the server's answer, all within
+ * timeout_ms (10 s if negative; it then bounds sends and recvs like
+ * pipe_io_open's). pipe_io_close ends the session and removes the folder.
+ * Returns NULL with errno: ECONNREFUSED when the server refused (its reason is
+ * in pipe_io_refusal()), EACCES when this user may not connect, ENOENT when
+ * there is no sessions folder, ETIMEDOUT when no server answered in time.
+ */
+pipe_io_client *pipe_io_session_open(const char *dir, int timeout_ms);
+
+/* The id the server gave the session (pipe_io_session_open); -1 otherwise. */
+long pipe_io_session_id(const pipe_io_client *client);
+
+/*
+ * The reason the last refused pipe_io_session_open was given by the server,
+ * or "" if none. A static buffer, overwritten by the next refusal.
+ */
+const char *pipe_io_refusal(void);
+
 /* Changes the timeout given to pipe_io_open. */
 void pipe_io_set_timeout(pipe_io_client *client, int timeout_ms);
 
@@ -67,7 +88,7 @@ int pipe_io_send(pipe_io_client *client, const char *msg, size_t len);
  */
 ssize_t pipe_io_recv(pipe_io_client *client, char **line, size_t *cap);
 
-/* Closes both pipes and frees the client; NULL is allowed. 0, or -1 with errno. */
+/* Closes both pipes (ending a session) and frees the client; NULL is allowed. 0, or -1 with errno. */
 int pipe_io_close(pipe_io_client *client);
 
 #endif

@@ -9,12 +9,17 @@ Standard library only, Python >= 3.8, Linux.
         client.send("hello")
         for message in client:              # ends when the server stops
             client.send("echo: " + message)
+
+    with PipeIOClient.session("/run/myapp") as client:   # a private session
+        client.send("hello")
+        print(client.recv())
 """
 
 import errno
 import os
 import select
 import stat
+import tempfile
 import time
 from typing import Iterator, Optional, Union
 
@@ -48,6 +53,84 @@ class PipeIOClient:
     takes ``bytes``, ``bytearray`` or ``memoryview``. For a server with
     ``codec: 'buffer'``.
     """
+
+    #: The id a session server gave this client's session (see ``session``).
+    session_id = None  # type: Optional[int]
+    _session_folder = None  # type: Optional[str]
+
+    @classmethod
+    def session(cls, dir, timeout=None, binary=False):
+        # type: (str, Optional[float], bool) -> PipeIOClient
+        """Open a session with the session server (PipeSessionServer) of the
+        folder ``dir``: make a private folder and FIFO pair in it, ask on
+        ``dir/connect``, open the pair and read the server's answer.
+
+        Raises ``ConnectionRefusedError`` with the server's reason when it
+        refuses (too many sessions...), ``PermissionError`` when this user may
+        not connect, ``TimeoutError`` when no server answers within
+        ``timeout`` (10 s when ``None``; afterwards ``timeout`` bounds each
+        send and recv as usual). ``close()`` ends the session.
+        """
+        deadline = time.monotonic() + (_CONNECT_TIMEOUT if timeout is None else timeout)
+        try:
+            folder = tempfile.mkdtemp(prefix="s.", dir=dir)  # mode 0700
+        except PermissionError as e:
+            raise PermissionError(e.errno, "cannot make a session folder in %r: the server does not let this user connect" % dir) from None
+        except FileNotFoundError as e:
+            raise FileNotFoundError(e.errno, "there is no sessions folder %r: start the session server first" % dir) from None
+        self = cls.__new__(cls)
+        self.timeout = timeout
+        self.binary = bool(binary)
+        self._send_fd = -1
+        self._recv_fd = -1
+        self._buffer = bytearray()
+        self._scanned = 0
+        self._eof = False
+        self._session_folder = folder
+        send_path = os.path.join(folder, "in")
+        self._recv_path = os.path.join(folder, "out")
+        try:
+            os.mkfifo(send_path, 0o600)
+            os.mkfifo(self._recv_path, 0o600)
+            _request_session(dir, os.path.basename(folder), deadline)
+            # The protocol's order: in first (ENXIO until the server reads it), then out.
+            # The server opens it within microseconds of the request: retry from 20 µs.
+            delay = 0.00002
+            while True:
+                try:
+                    self._send_fd = _open_fifo(send_path, os.O_WRONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+                    break
+                except OSError as e:
+                    if e.errno != errno.ENXIO:
+                        raise
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError("the session server of %r did not take the request in time" % dir)
+                time.sleep(min(delay, remaining))
+                delay = min(delay * 2, 0.05)
+            self._recv_fd = _open_fifo(self._recv_path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+            st = os.fstat(self._recv_fd)
+            self._recv_id = (st.st_dev, st.st_ino)
+            self._owner = st.st_uid
+            self.timeout = max(0.001, deadline - time.monotonic())
+            try:
+                answer = self.recv()
+            except EOFError:
+                raise ConnectionRefusedError("the session server of %r ended the session without answering" % dir) from None
+            finally:
+                self.timeout = timeout
+            if isinstance(answer, bytes):
+                answer = answer.decode("utf-8", errors="replace")
+            words = answer.split(" ")
+            if words[0] == "refused":
+                raise ConnectionRefusedError("the session server of %r refused the session: %s" % (dir, answer[len("refused "):]))
+            if words[0] != "ok" or len(words) != 3:
+                raise ConnectionRefusedError("unexpected answer from the session server of %r: %r" % (dir, answer))
+            self.session_id = int(words[2])
+        except BaseException:
+            self.close()
+            raise
+        return self
 
     def __init__(self, send_path=None, recv_path=None, timeout=None, binary=False):
         # type: (Optional[str], Optional[str], Optional[float], bool) -> None
@@ -226,11 +309,24 @@ class PipeIOClient:
 
     def close(self):
         # type: () -> None
+        """Close both pipes; for a session, end it and remove its folder."""
         for name in ("_send_fd", "_recv_fd"):
             fd = getattr(self, name)
             if fd >= 0:
                 setattr(self, name, -1)
                 os.close(fd)
+        folder = self._session_folder
+        if folder is not None:
+            self._session_folder = None
+            for name in ("in", "out"):
+                try:
+                    os.unlink(os.path.join(folder, name))
+                except OSError:
+                    pass  # the server removed it already
+            try:
+                os.rmdir(folder)
+            except OSError:
+                pass
 
     def __enter__(self):
         # type: () -> PipeIOClient
@@ -266,6 +362,32 @@ class PipeIOClient:
 def _remaining(deadline):
     # type: (Optional[float]) -> Optional[float]
     return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
+def _request_session(dir, name, deadline):
+    # type: (str, str, float) -> None
+    """Write the request line into dir/connect with one write() (atomic: far
+    below PIPE_BUF), waiting while no server reads it (ENOENT, ENXIO) or the
+    pipe is full (EAGAIN), until the deadline."""
+    connect = os.path.join(dir, "connect")
+    line = ("pipe-io-session 1 %s\n" % name).encode()
+    delay = 0.002
+    while True:
+        try:
+            fd = _open_fifo(connect, os.O_WRONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+            try:
+                os.write(fd, line)
+                return
+            finally:
+                os.close(fd)
+        except OSError as e:
+            if e.errno not in (errno.ENOENT, errno.ENXIO, errno.EAGAIN):
+                raise
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("no session server is reading %r: start it first, or check the folder" % connect)
+        time.sleep(min(delay, remaining))
+        delay = min(delay * 2, 0.1)
 
 
 def _open_fifo(path, flags):

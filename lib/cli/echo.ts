@@ -5,10 +5,12 @@
 import os from 'node:os';
 import path from 'node:path';
 import { PipeIOServer } from '../server.js';
+import { PipeSessionServer } from '../session/index.js';
 import { type PrivateFolder, makePrivateFolder } from './private-folder.js';
-import { type CliCommand, UsageError, parseCommandArgs, shellQuote } from './command.js';
+import { type CliCommand, type CliContext, UsageError, parseCommandArgs, shellQuote } from './command.js';
 
 const usage = `Usage: pipe-io echo [--in PATH] [--out PATH]
+       pipe-io echo --sessions DIR
 
 Serves a FIFO pair and sends every line it reads on the in pipe back on the
 out pipe, until SIGINT (Ctrl-C) or SIGTERM; then it removes the pipes.
@@ -19,6 +21,10 @@ Options:
   --out PATH   the FIFO clients read from (the server's out pipe; PIPE_IO_RECV)
                Give both or neither; with neither, they are made in a new
                private folder under ${os.tmpdir()}, removed at exit.
+  --sessions DIR
+               serve sessions instead (PipeSessionServer): every client that
+               connects through DIR (pipe-io connect DIR, pipe_io_session DIR)
+               gets its own private pair and its own lines back
   -h, --help   show this help
 
 Example:
@@ -33,8 +39,13 @@ export const command: CliCommand = {
     const { values, positionals } = parseCommandArgs(args, {
       in: { type: 'string' },
       out: { type: 'string' },
+      sessions: { type: 'string' },
     });
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'.`);
+    if (values.sessions !== undefined) {
+      if (values.in !== undefined || values.out !== undefined) throw new UsageError('give --sessions, or --in and --out, not both.');
+      return serveSessions(path.resolve(values.sessions), context);
+    }
     if ((values.in === undefined) !== (values.out === undefined)) throw new UsageError('give both --in and --out, or neither.');
     let folder: PrivateFolder | undefined;
     let inPath = values.in;
@@ -73,3 +84,24 @@ export const command: CliCommand = {
     return 0;
   },
 };
+
+/** `--sessions DIR`: echo for every client, each over its own session. */
+async function serveSessions(dir: string, context: CliContext): Promise<number> {
+  const server = new PipeSessionServer(dir);
+  server.on('session', (session) => {
+    session.on('message', (line) => {
+      session.send(line).catch(() => {
+        // Only rejected when the session ends: that line had nowhere to go anyway.
+      });
+    });
+  });
+  server.on('warning', (error) => context.stderr.write(`pipe-io echo: warning: ${error.message}\n`));
+  try {
+    await server.start();
+    context.stdout.write([`sessions: ${dir}`, `try: echo hello | pipe-io connect ${shellQuote(dir)}`, ''].join('\n'));
+    if (!context.signal.aborted) await new Promise((resolve) => context.signal.addEventListener('abort', resolve, { once: true }));
+  } finally {
+    await server.stop();
+  }
+  return 0;
+}
