@@ -9,7 +9,7 @@ import { type AnyCodec, resolveCodec, textCodec } from '../codec.js';
 import { PipeIOError, describeErrno } from '../errors.js';
 import { MessageFeed } from '../feed.js';
 import { PipeServerBase } from '../lifecycle.js';
-import { type PipeIOServerOptions, type ResolvedOptions, resolveOptions } from '../options.js';
+import { type HandlerOptions, type PipeIOServerOptions, type ResolvedOptions, resolveOptions } from '../options.js';
 import { PipeReader } from '../reader.js';
 import { checkFolder, describeUser, serverUid } from '../safety.js';
 import { SessionFolder } from './folder.js';
@@ -18,10 +18,13 @@ import { PipeSession, type SessionContext } from './session.js';
 
 /**
  * Options of {@link PipeSessionServer}: those of {@link PipeIOServer} (applied to every
- * session's pipes), and the session limits.
+ * session's pipes), and the session limits. Not the {@link HandlerOptions}: a session hands
+ * its messages out as `'message'` events and through its iterator, never to a `handleMessage`
+ * hook, so `for await (const message of session)` is the ordered, backpressured way to do
+ * async work per message.
  * @typeParam T - the message type
  */
-export interface PipeSessionServerOptions<T = string> extends PipeIOServerOptions<T> {
+export interface PipeSessionServerOptions<T = string> extends Omit<PipeIOServerOptions<T>, keyof HandlerOptions> {
   /**
    * Who may connect: the mode of the `connect` pipe, default `0o600` (only the server's user).
    * `0o620` lets the sessions folder's group in too, `0o622` every user. The sessions folder

@@ -172,7 +172,7 @@ export class PipeSession<T = string> extends EventEmitter<PipeSessionEvents<T>> 
         this.#lagging = false;
         this.#flow();
       },
-    }, warn);
+    }, context.options, `${folder.path}/in`, warn);
     const life = (this.#life = new SessionLife(
       (signal) => this.#open(signal),
       () => this.#close(),
