@@ -24,6 +24,7 @@ export {
   type Outgoing,
   textCodec,
   jsonCodec,
+  yamlCodec,
   bufferCodec,
   resolveCodec,
   CodecError,

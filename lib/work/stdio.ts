@@ -1,0 +1,200 @@
+/**
+ * Stdio mode: any filter as a worker's program. Entries are lines on its stdin, its stdout
+ * lines are the output; nothing ties an output line to an input.
+ *
+ * Delivery: an entry is acknowledged once its line is in the program's stdin pipe (the write
+ * completed), and every output line is appended once. So when the program or the worker
+ * dies, what the program held is lost (at most once for that part: up to the 64 KiB of its
+ * stdin pipe, plus its own buffers); everything not yet written to it comes again (at least
+ * once). A program that must lose nothing belongs in reply mode.
+ *
+ * Line buffering: C's stdio makes stdout block-buffered when it is a pipe, so a `printf`
+ * filter would hold its output until 4 KiB piled up or it exits. The program is run under
+ * `stdbuf -oL` (coreutils) when that is installed: it makes glibc's stdout line-buffered
+ * through an LD_PRELOAD library. What it cannot reach: programs that set their own buffering
+ * (`setvbuf` after start, Python without `-u`/`PYTHONUNBUFFERED`, which this sets anyway),
+ * statically linked or setuid programs, and runtimes with their own I/O (Go, Rust, Node). Those
+ * must flush after each line themselves.
+ * @module
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { BridgeError } from '../bridge/errors.js';
+import { LineDecoder } from '../framing.js';
+import { Supervisor } from '../plugin/supervisor.js';
+import type { PluginExit } from '../plugin/types.js';
+import type { Stage, StageContext, StageInput } from './stage.js';
+
+/** @internal How a stdio stage runs its program. */
+export interface StdioStageOptions {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly env: NodeJS.ProcessEnv;
+  readonly restart: 'never' | 'on-failure';
+  readonly maxRestarts: number;
+  readonly gracePeriod: number;
+  readonly lineBuffered: boolean;
+}
+
+/** Path of `stdbuf` on PATH, or undefined. */
+function findStdbuf(): string | undefined {
+  for (const dir of (process.env['PATH'] ?? '').split(path.delimiter)) {
+    if (dir === '') continue;
+    const candidate = path.join(dir, 'stdbuf');
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** Appends waiting at once above which the program's stdout is paused (then its pipe fills and it blocks). */
+const MAX_PENDING_OUTPUTS = 4096;
+
+/** @internal See the module comment. */
+export class StdioStage implements Stage {
+  readonly #supervisor: Supervisor;
+  readonly #context: StageContext;
+  readonly #gracePeriod: number;
+  /** Entries whose write failed (the instance died): fed again to the next one. */
+  #retry: StageInput[] = [];
+  #pendingOutputs = 0;
+  #outputsIdle: (() => void) | undefined;
+  #paused = false;
+  #ended: Promise<PluginExit>;
+  #endedResolve: (exit: PluginExit) => void = () => {};
+  #draining = false;
+  #spawned: Promise<void> = Promise.resolve();
+  readonly #env: NodeJS.ProcessEnv;
+
+  constructor(options: StdioStageOptions, context: StageContext) {
+    this.#context = context;
+    this.#gracePeriod = options.gracePeriod;
+    const stdbuf = options.lineBuffered ? findStdbuf() : undefined;
+    this.#supervisor = new Supervisor({
+      command: stdbuf ?? options.command,
+      args: stdbuf ? ['-oL', options.command, ...options.args] : options.args,
+      stdio: 'pipe',
+      stdin: 'pipe',
+      restart: options.restart,
+      maxRestarts: options.maxRestarts,
+      restartDelay: 100,
+      maxRestartDelay: 5000,
+      stableAfter: 10_000,
+      gracePeriod: options.gracePeriod,
+    });
+    this.#ended = new Promise((resolve) => (this.#endedResolve = resolve));
+    this.#supervisor.on('ended', (exit) => this.#endedResolve(exit));
+    this.#supervisor.on('restart', (info) => {
+      let wake: () => void = () => {};
+      this.#spawned = new Promise((resolve) => (wake = resolve));
+      this.#supervisor.once('spawn', () => {
+        this.#stdinOf();
+        wake();
+        const again = this.#retry;
+        this.#retry = [];
+        for (const input of again) void this.feed(input);
+      });
+      context.restarting(info);
+    });
+    this.#supervisor.stderr!.pipe(context.stderr, { end: false });
+    const decoder = new LineDecoder(1024 * 1024, {
+      line: (line) => this.#line(line),
+      oversize: () => context.warn(new BridgeError('ERR_BRIDGE_MALFORMED', 'The program wrote a line longer than 1 MiB; it was skipped.')),
+    });
+    this.#supervisor.stdout!.on('data', (chunk: Buffer) => decoder.push(chunk));
+    this.#supervisor.stdout!.on('end', () => decoder.end());
+    this.#env = { ...process.env, PYTHONUNBUFFERED: '1', ...options.env };
+  }
+
+  get ended(): Promise<PluginExit> {
+    return this.#ended;
+  }
+
+  async start(): Promise<void> {
+    await this.#supervisor.start(this.#env);
+    this.#stdinOf();
+  }
+
+  /** Error listeners on each instance's stdin: EPIPE from a dead program is expected, not a crash. */
+  #stdinOf(): NodeJS.WritableStream | null {
+    const stdin = this.#supervisor.stdin;
+    if (stdin && stdin.listenerCount('error') === 0) stdin.on('error', () => {});
+    return stdin;
+  }
+
+  #line(line: string): void {
+    const decoded = this.#context.decodeOutput(line);
+    if (decoded === undefined) return;
+    this.#pendingOutputs++;
+    if (this.#pendingOutputs >= MAX_PENDING_OUTPUTS && !this.#paused) {
+      // Redis is behind: stop reading the program, whose writes then block on its full pipe.
+      this.#paused = true;
+      this.#supervisor.stdout!.pause();
+    }
+    this.#context.output(decoded.value).then(
+      () => this.#outputDone(),
+      () => this.#outputDone(),
+    );
+  }
+
+  #outputDone(): void {
+    this.#pendingOutputs--;
+    if (this.#paused && this.#pendingOutputs < MAX_PENDING_OUTPUTS / 2) {
+      this.#paused = false;
+      this.#supervisor.stdout!.resume();
+    }
+    if (this.#pendingOutputs === 0) this.#outputsIdle?.();
+  }
+
+  async feed(input: StageInput): Promise<void> {
+    await this.#spawned;
+    const stdin = this.#stdinOf();
+    if (stdin === null) {
+      this.#retry.push(input);
+      return;
+    }
+    const line = `${this.#context.encodeInput(input.value)}\n`;
+    let drained: Promise<void> | undefined;
+    const ok = stdin.write(line, (error) => {
+      if (error) this.#retry.push(input);
+      else this.#context.done(input.id);
+    });
+    if (!ok) {
+      drained = new Promise<void>((resolve) => {
+        const wake = (): void => {
+          stdin.off('drain', wake);
+          stdin.off('close', wake);
+          resolve();
+        };
+        stdin.on('drain', wake);
+        stdin.on('close', wake);
+      });
+      // The program is behind: the worker reads no more until it takes this line.
+      await drained;
+    }
+  }
+
+  async drain(): Promise<void> {
+    if (this.#draining) return;
+    this.#draining = true;
+    // End of input is a filter's cue to finish: it flushes its output and exits.
+    this.#supervisor.stdin?.end();
+    let timer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), this.#gracePeriod)));
+    const exited = await Promise.race([this.#ended.then(() => true), graceOver]);
+    clearTimeout(timer);
+    if (!exited) await this.#supervisor.stop();
+    await this.#supervisor.closeOutput();
+    if (this.#pendingOutputs > 0) await new Promise<void>((resolve) => (this.#outputsIdle = resolve));
+  }
+
+  async stop(): Promise<PluginExit> {
+    await this.#supervisor.stop();
+    await this.#supervisor.closeOutput();
+    return this.#supervisor.last;
+  }
+}
