@@ -36,19 +36,30 @@ export interface StdioStageOptions {
   readonly lineBuffered: boolean;
 }
 
-/** Path of `stdbuf` on PATH, or undefined. */
-function findStdbuf(): string | undefined {
-  for (const dir of (process.env['PATH'] ?? '').split(path.delimiter)) {
-    if (dir === '') continue;
-    const candidate = path.join(dir, 'stdbuf');
+/** Path of an executable `name` on PATH (or `name` itself when it holds a slash), or undefined. */
+function findOnPath(name: string): string | undefined {
+  const candidates = name.includes('/') ? [name] : (process.env['PATH'] ?? '').split(path.delimiter).filter((dir) => dir !== '').map((dir) => path.join(dir, name));
+  for (const candidate of candidates) {
     try {
       fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
+      if (fs.statSync(candidate).isFile()) return candidate;
     } catch {
       // not here
     }
   }
   return undefined;
+}
+
+/**
+ * The spawn error the program would give without the `stdbuf` wrapper, which would otherwise
+ * start fine and exit 127: the user must hear "command not found", not a failed exit.
+ */
+function checkRunnable(command: string): void {
+  if (findOnPath(command) !== undefined) return;
+  const exists = command.includes('/') && fs.existsSync(command);
+  const error = new Error(`spawn ${command} ${exists ? 'EACCES' : 'ENOENT'}`) as NodeJS.ErrnoException;
+  error.code = exists ? 'EACCES' : 'ENOENT';
+  throw error;
 }
 
 /** Appends waiting at once above which the program's stdout is paused (then its pipe fills and it blocks). */
@@ -69,11 +80,15 @@ export class StdioStage implements Stage {
   #draining = false;
   #spawned: Promise<void> = Promise.resolve();
   readonly #env: NodeJS.ProcessEnv;
+  readonly #command: string;
+  readonly #wrapped: boolean;
 
   constructor(options: StdioStageOptions, context: StageContext) {
     this.#context = context;
     this.#gracePeriod = options.gracePeriod;
-    const stdbuf = options.lineBuffered ? findStdbuf() : undefined;
+    const stdbuf = options.lineBuffered ? findOnPath('stdbuf') : undefined;
+    this.#command = options.command;
+    this.#wrapped = stdbuf !== undefined;
     this.#supervisor = new Supervisor({
       command: stdbuf ?? options.command,
       args: stdbuf ? ['-oL', options.command, ...options.args] : options.args,
@@ -115,6 +130,7 @@ export class StdioStage implements Stage {
   }
 
   async start(): Promise<void> {
+    if (this.#wrapped) checkRunnable(this.#command);
     await this.#supervisor.start(this.#env);
     this.#stdinOf();
   }

@@ -1,0 +1,245 @@
+/**
+ * `pipe-io work` and `pipe-io ls` against a real redis-server, with real CLI processes
+ * standing in for machines, real filters (tr, sed, a C program using printf) and a real
+ * Python JSON-RPC plugin. Skipped with a message when redis-server is missing, unless CI=true.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { expect } from 'chai';
+import { RedisTransport } from '../lib/bridge/redis.js';
+import { RedisServer, findRedisServer } from './helpers/redis.js';
+import { CliProcess, ROOT, runPipeline, until } from './helpers/work.js';
+
+const PLUGIN = `
+import os, sys, time
+sys.path.insert(0, ${JSON.stringify(path.join(ROOT, 'clients/python'))})
+from pipe_io_rpc import RpcPeer, RpcError
+rpc = RpcPeer()
+delay = float(os.environ.get('DELAY', '0'))
+
+@rpc.method
+def process(message, meta=None):
+    if message == 'poison':
+        raise RpcError(-32000, 'cannot take poison')
+    if delay:
+        time.sleep(delay)
+    return message.upper()
+
+with rpc:
+    rpc.serve()
+`;
+
+describe('work: any program as a worker on a topic; ls: who serves', function () {
+  this.timeout(120_000);
+  let redis: RedisServer;
+  let transport: RedisTransport;
+  let dir: string;
+  let prefix: string;
+  let count = 0;
+  const procs: CliProcess[] = [];
+
+  before(async function () {
+    const binary = findRedisServer();
+    if (binary === undefined) {
+      if (process.env['CI'] === 'true') throw new Error('redis-server is not on PATH, and CI=true requires these tests: apt-get install redis-server');
+      console.log('    (skipped: redis-server is not on PATH; apt-get install redis-server to run these tests)');
+      this.skip();
+    }
+    redis = await RedisServer.start({ binary });
+  });
+
+  after(async () => {
+    await redis?.stop();
+  });
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pipe-io-work-test-'));
+    prefix = `w${++count}-${process.pid}-`;
+    transport = new RedisTransport({ url: redis.url });
+  });
+
+  afterEach(async () => {
+    for (const proc of procs.splice(0)) proc.killGroup();
+    await transport.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  function work(...args: string[]): CliProcess {
+    const proc = new CliProcess(redis.url, ['work', ...args]);
+    procs.push(proc);
+    return proc;
+  }
+
+  async function ready(proc: CliProcess): Promise<void> {
+    await until(`the worker to start (${proc.stderr})`, () => / in group '/.test(proc.stderr) || !proc.running, 20_000);
+    expect(proc.running, proc.stderr).to.equal(true);
+  }
+
+  /** Every message of a topic, from its start. */
+  async function contents(topic: string): Promise<string[]> {
+    const reply = (await transport.command(['XRANGE', topic, '-', '+'])) as Array<[Buffer, Buffer[]]>;
+    return reply.map(([, fields]) => fields[1]!.toString('utf8'));
+  }
+
+  it('a three-stage pipeline, two workers per stage, carries 100,000 lines: nothing lost, nothing doubled, and SIGTERM exits 0', async () => {
+    const result = await runPipeline(redis.url, 100_000, prefix);
+    expect(result).to.deep.include({ missing: 0, duplicates: 0, wrong: 0, received: 100_000 });
+    expect(result.exitCodes).to.deep.equal([0, 0, 0, 0, 0, 0]);
+  });
+
+  it('stdio: tr and a C filter using printf deliver each line promptly, while they keep running (stdbuf -oL)', async function () {
+    const source = path.join(dir, 'filter.c');
+    fs.writeFileSync(source, '#include <stdio.h>\nint main(void){char b[4096];while(fgets(b,sizeof b,stdin))printf("C:%s",b);return 0;}\n');
+    const binary = path.join(dir, 'filter');
+    try {
+      execFileSync('cc', ['-O2', '-o', binary, source]);
+    } catch {
+      this.skip();
+    }
+    const tr = work('--from', `${prefix}in`, '--to', `${prefix}tr`, '--group', 'tr', '--', 'tr', 'a-z', 'A-Z');
+    const c = work('--from', `${prefix}tr`, '--to', `${prefix}c`, '--group', 'c', '--', binary);
+    await Promise.all([ready(tr), ready(c)]);
+    for (const word of ['one', 'two', 'three']) {
+      await transport.append(`${prefix}in`, [word]);
+      // One line in, its line out: nothing waits for a 4 KiB buffer to fill or the program to exit.
+      await until(`'${word}' through tr and the C filter`, async () => (await contents(`${prefix}c`)).includes(`C:${word.toUpperCase()}`), 5000);
+    }
+    expect(await contents(`${prefix}c`)).to.deep.equal(['C:ONE', 'C:TWO', 'C:THREE']);
+  });
+
+  it('bad entries are reported and skipped (acknowledged), the good ones go through', async () => {
+    const worker = work('--from', `${prefix}in`, '--to', `${prefix}out`, '--group', 'g', '--codec', 'json', '--', 'cat');
+    await ready(worker);
+    const topic = `${prefix}in`;
+    await transport.command(['XADD', topic, '*', 'message', '{"n":1}']);
+    await transport.command(['XADD', topic, '*', 'other', 'x']);
+    await transport.command(['XADD', topic, '*', 'message', Buffer.from([0xff, 0xfe]).toString('latin1')]);
+    await transport.command(['XADD', topic, '*', 'message', 'not json']);
+    await transport.command(['XADD', topic, '*', 'message', '{"n":2}']);
+    await until('the good entries', async () => (await contents(`${prefix}out`)).length === 2, 10_000);
+    expect((await contents(`${prefix}out`)).map((line) => JSON.parse(line) as unknown)).to.deep.equal([{ n: 1 }, { n: 2 }]);
+    await until('the bad entries to be acknowledged', async () => Number(((await transport.command(['XPENDING', topic, 'g'])) as unknown[])[0]) === 0, 5000);
+    expect(worker.stderr).to.include('has no message field; it was skipped');
+    expect(worker.stderr).to.include('is not JSON');
+    expect(worker.running).to.equal(true);
+  });
+
+  it('--reply survives SIGKILL of its program and of a worker: nothing lost, duplicates bounded by what was in flight', async () => {
+    const plugin = path.join(dir, 'plugin.py');
+    fs.writeFileSync(plugin, PLUGIN);
+    const total = 600;
+    const maxInFlight = 16;
+    const args = ['--from', `${prefix}in`, '--to', `${prefix}out`, '--group', 'g', '--reply', '--restart', 'on-failure', '--claim-idle', '1000', '--max-in-flight', String(maxInFlight)];
+    const a = work(...args, '--name', 'a', '--', 'python3', plugin);
+    const b = work(...args, '--name', 'b', '--', 'python3', plugin);
+    await Promise.all([ready(a), ready(b)]);
+    const inputs = Array.from({ length: total }, (_, i) => `m${i}`);
+    await transport.append(`${prefix}in`, inputs);
+    await until('some output', async () => (await contents(`${prefix}out`)).length > 50, 20_000);
+    // The program of worker a: the one python3 whose parent is a.
+    const programPid = Number(execFileSync('pgrep', ['-P', String(a.pid), 'python3']).toString().trim().split('\n')[0]);
+    process.kill(programPid, 'SIGKILL');
+    await until('a to restart its program', () => /restarting it/.test(a.stderr), 5000);
+    await until('more output', async () => (await contents(`${prefix}out`)).length > 250, 20_000);
+    b.signal('SIGKILL');
+    // What b held goes to a after --claim-idle.
+    await until('every message', async () => new Set(await contents(`${prefix}out`)).size === total, 60_000);
+    const out = await contents(`${prefix}out`);
+    for (const input of inputs) expect(out, input).to.include(input.toUpperCase());
+    const duplicates = out.length - new Set(out).size;
+    // At most b's in-flight window (appended, not acknowledged when it died) plus one read.
+    expect(duplicates).to.be.at.most(maxInFlight + 16);
+    console.log(`      (${duplicates} duplicates after SIGKILL of a worker, bound ${maxInFlight + 16})`);
+    a.signal('SIGTERM');
+    expect((await a.exited).code).to.equal(0);
+  });
+
+  it('--reply: SIGTERM drains what is in flight and exits 0; a slow program leaves the rest in the stream (bounded in flight)', async () => {
+    const plugin = path.join(dir, 'plugin.py');
+    fs.writeFileSync(plugin, PLUGIN);
+    const proc = new CliProcess(redis.url, ['work', '--from', `${prefix}in`, '--to', `${prefix}out`, '--group', 'g', '--reply', '--max-in-flight', '4', '--', 'python3', plugin], {
+      DELAY: '0.05',
+    });
+    procs.push(proc);
+    await ready(proc);
+    await transport.append(`${prefix}in`, ['poison', ...Array.from({ length: 200 }, (_, i) => `m${i}`)]);
+    await until('some output', async () => (await contents(`${prefix}out`)).length >= 5, 10_000);
+    // Backpressure: the worker holds its window (plus one read), the stream holds the rest.
+    const pending = Number(((await transport.command(['XPENDING', `${prefix}in`, 'g'])) as unknown[])[0]);
+    expect(pending).to.be.at.most(4 + 4);
+    proc.signal('SIGTERM');
+    expect((await proc.exited).code).to.equal(0);
+    // Drained: what it held was answered and appended before the acknowledgement, so nothing is left pending.
+    const after = Number(((await transport.command(['XPENDING', `${prefix}in`, 'g'])) as unknown[])[0]);
+    expect(after).to.equal(0);
+    const done = (await contents(`${prefix}out`)).length;
+    expect(done).to.be.below(200);
+    // An error the program answers is a bad entry: reported and skipped, not a crash.
+    expect(proc.stderr).to.include('answered error -32000 (cannot take poison); it was skipped');
+  });
+
+  it('ls lists topics, groups and live workers (table and --json); a killed worker disappears after its TTL', async () => {
+    const a = work('--from', `${prefix}in`, '--to', `${prefix}out`, '--group', 'g', '--name', 'alive', '--ttl', '1000', '--', 'cat');
+    const b = work('--from', `${prefix}in`, '--to', `${prefix}out`, '--group', 'g', '--name', 'doomed', '--ttl', '1000', '--', 'cat');
+    await Promise.all([ready(a), ready(b)]);
+    const ls = async (): Promise<{ topics: Array<{ name: string; groups: Array<{ name: string; consumers: Array<{ name: string; live: boolean }> }> }>; services: Array<{ name: string; pid: number; from: string[]; to: string[]; group: string }> }> =>
+      JSON.parse(execFileSync(process.execPath, [path.join(ROOT, 'dist/lib/cli/main.js'), 'ls', '--redis', redis.url, '--json']).toString());
+    let listing = await ls();
+    const mine = (): Array<{ name: string; pid: number; from: string[]; group: string }> => listing.services.filter((service) => service.from.includes(`${prefix}in`));
+    expect(mine().map((service) => service.name).sort()).to.deep.equal(['alive', 'doomed']);
+    expect(mine().find((service) => service.name === 'alive')).to.deep.include({ pid: a.pid, group: 'g' });
+    const topic = listing.topics.find((each) => each.name === `${prefix}in`)!;
+    expect(topic.groups[0]!.consumers.map((each) => [each.name, each.live]).sort()).to.deep.equal([
+      ['alive', true],
+      ['doomed', true],
+    ]);
+    const table = execFileSync(process.execPath, [path.join(ROOT, 'dist/lib/cli/main.js'), 'ls', '--redis', redis.url]).toString();
+    expect(table).to.match(/^TOPIC\s+LENGTH\s+GROUP/m);
+    expect(table).to.match(new RegExp(`worker\\s+\\S+\\s+${b.pid}\\s+doomed\\s+g\\s+${prefix}in\\s+${prefix}out`));
+    b.signal('SIGKILL');
+    const killedAt = Date.now();
+    await until('the killed worker to leave the listing', async () => {
+      listing = await ls();
+      return mine().length === 1;
+    }, 5000);
+    // Not before its TTL: a killed process cannot say goodbye.
+    expect(Date.now() - killedAt).to.be.at.least(500);
+    expect(mine()[0]!.name).to.equal('alive');
+    a.signal('SIGTERM');
+    expect((await a.exited).code).to.equal(0);
+    listing = await ls();
+    expect(mine()).to.deep.equal([]);
+  });
+
+  it('codec yaml and --meta: a YAML program and a JSON topic share a pipeline; outputs carry where they came from', async () => {
+    // The program edits YAML flow text: it sees `{ a: 1, s: x y }`, not JSON.
+    const worker = work('--from', `${prefix}in`, '--to', `${prefix}out`, '--group', 'g', '--name', 'yam', '--codec', 'yaml', '--meta', '--', 'sed', 's/ }$/, seen: yes }/');
+    await ready(worker);
+    await transport.append(`${prefix}in`, ['{"a":1,"s":"x y"}']);
+    await until('the output', async () => (await contents(`${prefix}out`)).length === 1, 10_000);
+    const value = JSON.parse((await contents(`${prefix}out`))[0]!) as Record<string, unknown>;
+    expect(value).to.deep.include({ a: 1, s: 'x y', seen: 'yes' });
+    expect(value['__pipe_io']).to.deep.include({ worker: 'yam', from: `${prefix}in`, pid: worker.pid, host: os.hostname() });
+  });
+
+  it('usage errors: --meta without a structured codec, a missing --group, an unknown program', async () => {
+    const run = (...args: string[]): { status: number | null; stderr: string } => {
+      try {
+        execFileSync(process.execPath, [path.join(ROOT, 'dist/lib/cli/main.js'), 'work', '--redis', redis.url, ...args], { stdio: 'pipe' });
+        return { status: 0, stderr: '' };
+      } catch (error) {
+        const failed = error as { status: number | null; stderr: Buffer };
+        return { status: failed.status, stderr: failed.stderr.toString() };
+      }
+    };
+    expect(run('--from', 'x', '--group', 'g', '--meta', '--', 'cat')).to.deep.include({ status: 2 });
+    expect(run('--from', 'x', '--', 'cat')).to.deep.include({ status: 2 });
+    const missing = run('--from', `${prefix}x`, '--group', 'g', '--', 'no-such-program-here');
+    expect(missing.status).to.equal(127);
+    expect(missing.stderr).to.include('command not found');
+    await sleep(0);
+  });
+});
