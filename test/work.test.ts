@@ -32,6 +32,21 @@ with rpc:
     rpc.serve()
 `;
 
+/** The pid of the child of `parent` whose command line holds `needle` (from /proc). */
+function childRunning(parent: number, needle: string): number {
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === parent && fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(needle)) return Number(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  throw new Error(`no child of ${parent} runs ${needle}`);
+}
+
 describe('work: any program as a worker on a topic; ls: who serves', function () {
   this.timeout(120_000);
   let redis: RedisServer;
@@ -68,7 +83,11 @@ describe('work: any program as a worker on a topic; ls: who serves', function ()
   });
 
   function work(...args: string[]): CliProcess {
-    const proc = new CliProcess(redis.url, ['work', ...args]);
+    return workWith({}, ...args);
+  }
+
+  function workWith(env: NodeJS.ProcessEnv, ...args: string[]): CliProcess {
+    const proc = new CliProcess(redis.url, ['work', ...args], env);
     procs.push(proc);
     return proc;
   }
@@ -133,18 +152,21 @@ describe('work: any program as a worker on a topic; ls: who serves', function ()
     const total = 600;
     const maxInFlight = 16;
     const args = ['--from', `${prefix}in`, '--to', `${prefix}out`, '--group', 'g', '--reply', '--restart', 'on-failure', '--claim-idle', '1000', '--max-in-flight', String(maxInFlight)];
-    const a = work(...args, '--name', 'a', '--', 'python3', plugin);
-    const b = work(...args, '--name', 'b', '--', 'python3', plugin);
+    // 5 ms a message: the kills land mid-stream, with requests in flight in both workers.
+    const a = workWith({ DELAY: '0.005' }, ...args, '--name', 'a', '--', 'python3', plugin);
+    const b = workWith({ DELAY: '0.005' }, ...args, '--name', 'b', '--', 'python3', plugin);
     await Promise.all([ready(a), ready(b)]);
     const inputs = Array.from({ length: total }, (_, i) => `m${i}`);
     await transport.append(`${prefix}in`, inputs);
     await until('some output', async () => (await contents(`${prefix}out`)).length > 50, 20_000);
     // The program of worker a: the one python3 whose parent is a.
-    const programPid = Number(execFileSync('pgrep', ['-P', String(a.pid), 'python3']).toString().trim().split('\n')[0]);
+    const programPid = childRunning(a.pid, plugin);
     process.kill(programPid, 'SIGKILL');
     await until('a to restart its program', () => /restarting it/.test(a.stderr), 5000);
     await until('more output', async () => (await contents(`${prefix}out`)).length > 250, 20_000);
+    const beforeKill = new Set(await contents(`${prefix}out`)).size;
     b.signal('SIGKILL');
+    expect(beforeKill, 'b killed mid-stream').to.be.below(total - 50);
     // What b held goes to a after --claim-idle.
     await until('every message', async () => new Set(await contents(`${prefix}out`)).size === total, 60_000);
     const out = await contents(`${prefix}out`);
