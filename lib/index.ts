@@ -66,6 +66,19 @@ export {
   type ClaimOptions,
 } from './bridge/index.js';
 export {
+  Worker,
+  listServices,
+  type ServiceInfo,
+  type ServiceDescription,
+  type WorkerOptions,
+  type WorkerMode,
+  type WorkerCodec,
+  type WorkerMeta,
+  type WorkerStats,
+  type WorkerState,
+  type WorkerEvents,
+} from './work/index.js';
+export {
   RpcPeer,
   type RpcPeerOptions,
   type RpcRequestOptions,

@@ -236,6 +236,27 @@ describe('work: any program as a worker on a topic; ls: who serves', function ()
     expect(mine()).to.deep.equal([]);
   });
 
+  it('ls shows a dead group member holding pending entries as such, and lists bridges too', async () => {
+    const plugin = path.join(dir, 'plugin.py');
+    fs.writeFileSync(plugin, PLUGIN);
+    // A program that takes its time: the worker holds the entries, unacknowledged, when it dies.
+    const stuck = workWith({ DELAY: '100' }, '--from', `${prefix}in`, '--to', `${prefix}out`, '--group', 'h', '--name', 'stuck', '--ttl', '500', '--reply', '--', 'python3', plugin);
+    const bridge = new CliProcess(redis.url, ['bridge', '--topic', `${prefix}in`, '--group', 'b', '--name', 'br', '--out', path.join(dir, 'out')]);
+    procs.push(bridge);
+    await ready(stuck);
+    await transport.append(`${prefix}in`, ['a', 'b', 'c']);
+    await until('the entries to be pending', async () => Number(((await transport.command(['XPENDING', `${prefix}in`, 'h'])) as unknown[])[0]) === 3, 5000);
+    stuck.signal('SIGKILL');
+    const main = path.join(ROOT, 'dist/lib/cli/main.js');
+    let table = '';
+    const bridgeRow = new RegExp(`bridge\\s+\\S+\\s+${bridge.pid}\\s+br\\s+b\\s+${prefix}in\\s`);
+    await until('the dead member and the bridge in the table', () => {
+      table = execFileSync(process.execPath, [main, 'ls', '--redis', redis.url]).toString();
+      return table.includes('stuck (dead, 3 pending)') && bridgeRow.test(table);
+    }, 10_000);
+    expect(table).to.not.match(/worker\s+\S+\s+\d+\s+stuck\s/);
+  });
+
   it('codec yaml and --meta: a YAML program and a JSON topic share a pipeline; outputs carry where they came from', async () => {
     // The program edits YAML flow text: it sees `{ a: 1, s: x y }`, not JSON.
     const worker = work('--from', `${prefix}in`, '--to', `${prefix}out`, '--group', 'g', '--name', 'yam', '--codec', 'yaml', '--meta', '--', 'sed', 's/ }$/, seen: yes }/');

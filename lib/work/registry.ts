@@ -41,7 +41,7 @@ export interface ServiceInfo {
   readonly handled: number;
 }
 
-/** What a process gives {@link Registration}; the rest is filled in. */
+/** What a worker or bridge says of itself when it registers; host, pid and times are filled in. */
 export type ServiceDescription = Omit<ServiceInfo, 'id' | 'host' | 'pid' | 'started' | 'seen' | 'handled'>;
 
 /** @internal Keeps one process's registry key alive while it runs. */
