@@ -268,6 +268,23 @@ describe('work: any program as a worker on a topic; ls: who serves', function ()
     expect(value['__pipe_io']).to.deep.include({ worker: 'yam', from: `${prefix}in`, pid: worker.pid, host: os.hostname() });
   });
 
+  it('--max-len trims the output topic to about N entries (XADD MAXLEN ~), oldest first', async () => {
+    const worker = work('--from', `${prefix}in`, '--to', `${prefix}out`, '--group', 'g', '--max-len', '100', '--', 'cat');
+    await ready(worker);
+    const inputs = Array.from({ length: 3000 }, (_, i) => `m${i}`);
+    await transport.append(`${prefix}in`, inputs);
+    await until('the last message out', async () => {
+      const last = (await transport.command(['XREVRANGE', `${prefix}out`, '+', '-', 'COUNT', '1'])) as Array<[Buffer, Buffer[]]>;
+      return last[0]?.[1][1]?.toString() === 'm2999';
+    }, 20_000);
+    const length = Number(await transport.command(['XLEN', `${prefix}out`]));
+    // '~' trims whole stream nodes (stream-node-max-entries, 100 by default): N plus one node at most.
+    expect(length).to.be.within(100, 200);
+    const kept = await contents(`${prefix}out`);
+    expect(kept.at(-1)).to.equal('m2999');
+    expect(kept).to.not.include('m0');
+  });
+
   it('usage errors: --meta without a structured codec, a missing --group, an unknown program', async () => {
     const run = (...args: string[]): { status: number | null; stderr: string } => {
       try {
