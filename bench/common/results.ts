@@ -1,5 +1,6 @@
 import type { BridgeBenchResult } from '../bridge.js';
 import type { RpcBenchResult } from '../rpc.js';
+import type { WorkBenchResult } from '../work.js';
 
 /** Shape of bench/results/latest.json. */
 
@@ -116,6 +117,8 @@ export interface BenchResults {
   bridge?: BridgeBenchResult | { skipped: string };
   /** JSON-RPC rows (issue 12): RpcPeer to Node and Python plugins, beside vscode-jsonrpc. */
   rpc?: RpcBenchResult;
+  /** `pipe-io work` (issue 13): one stage (push -> work with cat -> pull) at 1 to 4 workers, or why it was skipped. */
+  work?: WorkBenchResult | { skipped: string };
   ratios: Record<string, Record<string, number>>;
   targets: TargetCheck[];
   errors: string[];
