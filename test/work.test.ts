@@ -179,6 +179,35 @@ describe('work: any program as a worker on a topic; ls: who serves', function ()
     expect((await a.exited).code).to.equal(0);
   });
 
+  it('stdio --one-to-one survives SIGKILL of its program and of a worker: nothing lost, duplicates bounded by what was in flight', async () => {
+    const total = 600;
+    const maxInFlight = 16;
+    // A slow line filter (bash's read takes one byte at a time, echo is unbuffered): kills land mid-stream.
+    const filter = 'while IFS= read -r line; do echo "${line^^}"; sleep 0.003; done';
+    const args = ['--from', `${prefix}in`, '--to', `${prefix}out`, '--group', 'g', '--one-to-one', '--restart', 'on-failure', '--claim-idle', '1000', '--max-in-flight', String(maxInFlight)];
+    const a = work(...args, '--name', 'a', '--', 'bash', '-c', filter);
+    const b = work(...args, '--name', 'b', '--', 'bash', '-c', filter);
+    await Promise.all([ready(a), ready(b)]);
+    const inputs = Array.from({ length: total }, (_, i) => `m${i}`);
+    await transport.append(`${prefix}in`, inputs);
+    await until('some output', async () => (await contents(`${prefix}out`)).length > 50, 20_000);
+    process.kill(childRunning(a.pid, 'read -r line'), 'SIGKILL');
+    await until('a to restart its program', () => /restarting it/.test(a.stderr), 5000);
+    await until('more output', async () => (await contents(`${prefix}out`)).length > 250, 20_000);
+    const beforeKill = new Set(await contents(`${prefix}out`)).size;
+    b.signal('SIGKILL');
+    expect(beforeKill, 'b killed mid-stream').to.be.below(total - 50);
+    await until('every message', async () => new Set(await contents(`${prefix}out`)).size === total, 60_000);
+    const out = await contents(`${prefix}out`);
+    for (const input of inputs) expect(out, input).to.include(input.toUpperCase());
+    const duplicates = out.length - new Set(out).size;
+    // The program's death: its unanswered lines again (up to the window); the worker's: its window again.
+    expect(duplicates).to.be.at.most(2 * (maxInFlight + 16));
+    console.log(`      (${duplicates} duplicates after SIGKILL of a program and of a worker, bound ${2 * (maxInFlight + 16)})`);
+    a.signal('SIGTERM');
+    expect((await a.exited).code).to.equal(0);
+  });
+
   it('--reply: SIGTERM drains what is in flight and exits 0; a slow program leaves the rest in the stream (bounded in flight)', async () => {
     const plugin = path.join(dir, 'plugin.py');
     fs.writeFileSync(plugin, PLUGIN);

@@ -24,6 +24,10 @@ Two ways to talk to COMMAND:
                     under 'stdbuf -oL' so that printf output comes line by line.
                     Delivery: a message is acknowledged once written to COMMAND's
                     stdin; what COMMAND holds when it or the worker dies is lost.
+  --one-to-one      stdio, for COMMANDs that write exactly one line per line read
+                    (tr, sed, cut, awk '{...}'): a message is acknowledged only
+                    once its answer is appended, and a killed COMMAND's unanswered
+                    lines go to its next instance: at least once, like --reply.
   --reply           COMMAND is a JSON-RPC plugin (pipe-io run/call, the Python,
                     bash and C rpc clients): each message is one request
                     METHOD({"message": M, "meta": {...}}); its result is the one
@@ -115,6 +119,7 @@ export const command: CliCommand = {
       name: { type: 'string' },
       start: { type: 'string' },
       reply: { type: 'boolean' },
+      'one-to-one': { type: 'boolean' },
       method: { type: 'string' },
       codec: { type: 'string' },
       'max-in-flight': { type: 'string' },
@@ -137,6 +142,7 @@ export const command: CliCommand = {
     if (meta !== undefined && codec === 'text') throw new UsageError('--meta needs --codec json or yaml: a text line has nowhere to carry it.');
     const start = values.start;
     if (start !== undefined && start !== 'new' && start !== 'start') throw new UsageError(`--start must be 'new' or 'start', got '${start}'.`);
+    if (values.reply && values['one-to-one']) throw new UsageError('--one-to-one is for stdio programs; a --reply program answers each request by its id already.');
     const restart = values.restart ?? 'never';
     if (restart !== 'never' && restart !== 'on-failure') throw new UsageError(`--restart must be 'never' or 'on-failure', got '${restart}'.`);
     const maxLen = values['max-len'] === undefined ? undefined : integerFlag('max-len', values['max-len'], 0, 1);
@@ -152,6 +158,7 @@ export const command: CliCommand = {
       command: program,
       args: programArgs,
       mode: values.reply ? 'reply' : 'stdio',
+      oneToOne: values['one-to-one'] === true,
       method: values.method,
       codec,
       meta,

@@ -6,7 +6,15 @@
  * completed), and every output line is appended once. So when the program or the worker
  * dies, what the program held is lost (at most once for that part: up to the 64 KiB of its
  * stdin pipe, plus its own buffers); everything not yet written to it comes again (at least
- * once). A program that must lose nothing belongs in reply mode.
+ * once).
+ *
+ * One-to-one (`oneToOne`): for programs that write exactly one line per line they read, in
+ * order (`tr`, `sed`, `cut`, `awk '{…}'`, `jq -c .` on one value per line), output line k is
+ * the answer to input line k. An entry is then acknowledged only once its answer is appended,
+ * and the lines a dead instance left unanswered are written again to the next one: at least
+ * once, as in reply mode, with at most `maxInFlight` lines inside the program. A program that
+ * drops or adds lines breaks the pairing: it gets a warning for each extra line, and one that
+ * drops lines stalls the worker once `maxInFlight` answers are missing.
  *
  * Line buffering: C's stdio makes stdout block-buffered when it is a pipe, so a `printf`
  * filter would hold its output until 4 KiB piled up or it exits. The program is run under
@@ -34,6 +42,8 @@ export interface StdioStageOptions {
   readonly maxRestarts: number;
   readonly gracePeriod: number;
   readonly lineBuffered: boolean;
+  /** The program writes exactly one line per line it reads, in order: see {@link StdioStage}. */
+  readonly oneToOne: boolean;
 }
 
 /** Path of an executable `name` on PATH (or `name` itself when it holds a slash), or undefined. */
@@ -72,6 +82,9 @@ export class StdioStage implements Stage {
   readonly #gracePeriod: number;
   /** Entries whose write failed (the instance died): fed again to the next one. */
   #retry: StageInput[] = [];
+  /** One-to-one: lines written to the running instance and not yet answered, oldest first. */
+  #written: StageInput[] = [];
+  readonly #oneToOne: boolean;
   #pendingOutputs = 0;
   #outputsIdle: (() => void) | undefined;
   #paused = false;
@@ -103,13 +116,17 @@ export class StdioStage implements Stage {
     });
     this.#ended = new Promise((resolve) => (this.#endedResolve = resolve));
     this.#supervisor.on('ended', (exit) => this.#endedResolve(exit));
+    this.#oneToOne = options.oneToOne;
     this.#supervisor.on('restart', (info) => {
       let wake: () => void = () => {};
       this.#spawned = new Promise((resolve) => (wake = resolve));
       this.#supervisor.once('spawn', () => {
         this.#stdinOf();
         wake();
-        const again = this.#retry;
+        // Taken at the next spawn, not at the exit: the dead instance's last output lines arrive
+        // after its exit (the restart delay, 100 ms at least, lets them in) and must be matched first.
+        const again = [...this.#written, ...this.#retry];
+        this.#written = [];
         this.#retry = [];
         for (const input of again) void this.feed(input);
       });
@@ -143,16 +160,27 @@ export class StdioStage implements Stage {
   }
 
   #line(line: string): void {
+    const input = this.#oneToOne ? this.#written.shift() : undefined;
+    if (this.#oneToOne && input === undefined) {
+      this.#context.warn(new BridgeError('ERR_BRIDGE_MALFORMED', 'The program wrote a line nobody asked for (is it really one line out per line in?); it is appended anyway.'));
+    }
     const decoded = this.#context.decodeOutput(line);
-    if (decoded === undefined) return;
+    if (decoded === undefined) {
+      if (input !== undefined) this.#context.done(input.id); // its answer was bad: reported, skipped
+      return;
+    }
     this.#pendingOutputs++;
     if (this.#pendingOutputs >= MAX_PENDING_OUTPUTS && !this.#paused) {
       // Redis is behind: stop reading the program, whose writes then block on its full pipe.
       this.#paused = true;
       this.#supervisor.stdout!.pause();
     }
-    this.#context.output(decoded.value).then(
-      () => this.#outputDone(),
+    this.#context.output(decoded.value, input?.id).then(
+      () => {
+        // One-to-one: the entry is acknowledged only now that its output is in (at least once).
+        if (input !== undefined) this.#context.done(input.id);
+        this.#outputDone();
+      },
       () => this.#outputDone(),
     );
   }
@@ -175,9 +203,12 @@ export class StdioStage implements Stage {
     }
     const line = `${this.#context.encodeInput(input.value)}\n`;
     let drained: Promise<void> | undefined;
+    if (this.#oneToOne) this.#written.push(input);
     const ok = stdin.write(line, (error) => {
-      if (error) this.#retry.push(input);
-      else this.#context.done(input.id);
+      // One-to-one: a failed write stays in #written and goes again with the rest at the next spawn.
+      if (error) {
+        if (!this.#oneToOne) this.#retry.push(input);
+      } else if (!this.#oneToOne) this.#context.done(input.id);
     });
     if (!ok) {
       drained = new Promise<void>((resolve) => {

@@ -64,6 +64,12 @@ export interface WorkerOptions {
   claimIdleMs?: number | undefined;
   /** Trims the output topic to about this many entries (`XADD MAXLEN ~`). Default: no trimming. */
   maxLen?: number | undefined;
+  /**
+   * Stdio mode: the program writes exactly one line per line it reads, in order. Each entry is
+   * then acknowledged only after its answer is appended, and a dead program's unanswered lines
+   * go to its next instance (at least once). Default false (acknowledged once written).
+   */
+  oneToOne?: boolean | undefined;
   /** Stdio mode: run the program under `stdbuf -oL` when it is installed. Default true. */
   lineBuffered?: boolean | undefined;
   /** Variables added to the program's environment. */
@@ -82,7 +88,7 @@ export interface WorkerMeta {
   readonly worker: string;
   /** The topic the input came from. */
   readonly from: string;
-  /** The input entry's id (reply mode only: a stdio program's output is not tied to an input). */
+  /** The input entry's id (reply and one-to-one modes: otherwise a stdio program's output is not tied to an input). */
   readonly id?: string;
   /** When the output was made, ISO 8601. */
   readonly time: string;

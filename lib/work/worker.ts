@@ -110,7 +110,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#stage =
       this.mode === 'reply'
         ? new ReplyStage({ ...common, method: options.method ?? 'process', from: options.from }, context)
-        : new StdioStage({ ...common, lineBuffered: options.lineBuffered ?? true }, context);
+        : new StdioStage({ ...common, lineBuffered: options.lineBuffered ?? true, oneToOne: options.oneToOne ?? false }, context);
   }
 
   /** Where the worker is in its life. */
