@@ -263,6 +263,9 @@ describe('work: any program as a worker on a topic; ls: who serves', function ()
     expect((await a.exited).code).to.equal(0);
     listing = await ls();
     expect(mine()).to.deep.equal([]);
+    // A clean exit with nothing pending also takes the name out of the group; the killed one's stays.
+    const group = listing.topics.find((each) => each.name === `${prefix}in`)!.groups[0]!;
+    expect(group.consumers.map((each) => [each.name, each.live])).to.deep.equal([['doomed', false]]);
   });
 
   it('ls shows a dead group member holding pending entries as such, and lists bridges too', async () => {

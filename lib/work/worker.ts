@@ -219,6 +219,22 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return undefined;
   }
 
+  /**
+   * A worker that leaves with nothing pending removes its name from the group, so that the
+   * group's list (`pipe-io ls`) does not fill with the names of every run (HOST:PID by
+   * default). With entries still pending it stays: deleting it would drop them from the group,
+   * and they must go to another member instead.
+   */
+  async #leaveGroup(): Promise<void> {
+    const { from, group } = this.#options;
+    try {
+      const pending = (await this.#transport.command(['XPENDING', from, group, '-', '+', '1', this.name])) as unknown[];
+      if (Array.isArray(pending) && pending.length === 0) await this.#transport.command(['XGROUP', 'DELCONSUMER', from, group, this.name]);
+    } catch {
+      // Redis away or the group gone: the name stays, which is harmless.
+    }
+  }
+
   #warn(error: BridgeError): void {
     if (this.listenerCount('warning') > 0) this.emit('warning', error);
     else process.emitWarning(error);
@@ -333,6 +349,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.#consumer?.dispose();
       await this.#registration?.stop();
       await this.#reader?.close();
+      await this.#leaveGroup();
       await this.#transport.close();
       this.#state = 'stopped';
       this.emit('stopped', exit);
