@@ -317,6 +317,14 @@ describe('work: any program as a worker on a topic; ls: who serves', function ()
     expect(kept).to.not.include('m0');
   });
 
+  it('without --to the worker is a sink: the output comes out on its stdout', async () => {
+    const sink = work('--from', `${prefix}in`, '--group', 'g', '--', 'tr', 'a-z', 'A-Z');
+    await ready(sink);
+    await transport.append(`${prefix}in`, ['first', 'second']);
+    await until('the output on stdout', () => sink.lines.length === 2, 10_000);
+    expect(sink.lines).to.deep.equal(['FIRST', 'SECOND']);
+  });
+
   it('usage errors: --meta without a structured codec, a missing --group, an unknown program', async () => {
     const run = (...args: string[]): { status: number | null; stderr: string } => {
       try {
