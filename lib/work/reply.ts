@@ -67,9 +67,11 @@ export class ReplyStage implements Stage {
     this.#ended = plugin.exited;
   }
 
-  feed(input: StageInput): Promise<void> {
-    const work = this.#handle(input).finally(() => this.#inFlight.delete(work));
-    this.#inFlight.add(work);
+  feed(inputs: readonly StageInput[]): Promise<void> {
+    for (const input of inputs) {
+      const work = this.#handle(input).finally(() => this.#inFlight.delete(work));
+      this.#inFlight.add(work);
+    }
     // The worker bounds what is in flight; nothing to wait for here.
     return Promise.resolve();
   }

@@ -37,8 +37,8 @@ export interface StageContext {
 export interface Stage {
   /** Starts the program; rejects if it cannot be started. */
   start(): Promise<void>;
-  /** Hands one entry to the program; resolves once it may take the next (backpressure). */
-  feed(input: StageInput): Promise<void>;
+  /** Hands entries to the program, in order; resolves once it may take more (backpressure). */
+  feed(inputs: readonly StageInput[]): Promise<void>;
   /** No more input: resolves once every entry fed is done and the output is in, or the grace period is over. */
   drain(): Promise<void>;
   /** Stops the program now (SIGTERM, then SIGKILL after the grace period). */

@@ -128,7 +128,7 @@ export class StdioStage implements Stage {
         const again = [...this.#written, ...this.#retry];
         this.#written = [];
         this.#retry = [];
-        for (const input of again) void this.feed(input);
+        if (again.length > 0) void this.feed(again);
       });
       context.restarting(info);
     });
@@ -194,24 +194,25 @@ export class StdioStage implements Stage {
     if (this.#pendingOutputs === 0) this.#outputsIdle?.();
   }
 
-  async feed(input: StageInput): Promise<void> {
+  async feed(inputs: readonly StageInput[]): Promise<void> {
     await this.#spawned;
     const stdin = this.#stdinOf();
     if (stdin === null) {
-      this.#retry.push(input);
+      this.#retry.push(...inputs);
       return;
     }
-    const line = `${this.#context.encodeInput(input.value)}\n`;
-    let drained: Promise<void> | undefined;
-    if (this.#oneToOne) this.#written.push(input);
-    const ok = stdin.write(line, (error) => {
+    let text = '';
+    for (const input of inputs) text += `${this.#context.encodeInput(input.value)}\n`;
+    if (this.#oneToOne) this.#written.push(...inputs);
+    const ok = stdin.write(text, (error) => {
       // One-to-one: a failed write stays in #written and goes again with the rest at the next spawn.
-      if (error) {
-        if (!this.#oneToOne) this.#retry.push(input);
-      } else if (!this.#oneToOne) this.#context.done(input.id);
+      if (this.#oneToOne) return;
+      if (error) this.#retry.push(...inputs);
+      else for (const input of inputs) this.#context.done(input.id);
     });
     if (!ok) {
-      drained = new Promise<void>((resolve) => {
+      // The program is behind: the worker reads no more until it takes these lines.
+      await new Promise<void>((resolve) => {
         const wake = (): void => {
           stdin.off('drain', wake);
           stdin.off('close', wake);
@@ -220,8 +221,6 @@ export class StdioStage implements Stage {
         stdin.on('drain', wake);
         stdin.on('close', wake);
       });
-      // The program is behind: the worker reads no more until it takes this line.
-      await drained;
     }
   }
 

@@ -19,7 +19,7 @@ import { decodeLine, jsonCodec, yamlCodec } from '../codec.js';
 import type { PluginExit } from '../plugin/types.js';
 import { Registration } from './registry.js';
 import { ReplyStage } from './reply.js';
-import type { Stage, StageContext } from './stage.js';
+import type { Stage, StageContext, StageInput } from './stage.js';
 import { StdioStage } from './stdio.js';
 import type { WorkerCodec, WorkerEvents, WorkerMeta, WorkerMode, WorkerOptions, WorkerState, WorkerStats } from './types.js';
 
@@ -69,6 +69,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Output waiting for its append, batched: all lines that come in one turn of the event loop go in one round trip. */
   #batch: { lines: string[]; done: Promise<void> } | undefined;
   #appendChain: Promise<void> = Promise.resolve();
+  #toAck: string[] = [];
+  #acking: Promise<void> = Promise.resolve();
 
   /** @param options - see {@link WorkerOptions} */
   constructor(options: WorkerOptions) {
@@ -187,6 +189,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       }
       // Read after stop() began: left unacknowledged, they come again to a member of the group.
       if (this.#state !== 'running') return;
+      const inputs: StageInput[] = [];
       for (const item of items) {
         this.#received++;
         if (item.message === undefined) {
@@ -195,11 +198,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
           continue;
         }
         const decoded = this.#decodeInput(item);
-        if (decoded === undefined) continue;
-        this.#inFlight++;
-        consumer.hold([item.id]);
-        await this.#stage.feed({ id: item.id, value: decoded.value });
+        if (decoded !== undefined) inputs.push({ id: item.id, value: decoded.value });
       }
+      if (inputs.length === 0) continue;
+      this.#inFlight += inputs.length;
+      consumer.hold(inputs.map((input) => input.id));
+      // A whole read at once: one write to a stdio program's pipe instead of one per message.
+      await this.#stage.feed(inputs);
     }
   }
 
@@ -242,7 +247,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   #ack(id: string): void {
     this.#acked++;
-    void this.#consumer!.ack([id]).catch(() => {});
+    // Acknowledgements of one turn of the event loop go together: one XACK, one promise.
+    if (this.#toAck.length === 0) setImmediate(() => this.#flushAcks());
+    this.#toAck.push(id);
+  }
+
+  #flushAcks(): void {
+    const ids = this.#toAck;
+    this.#toAck = [];
+    if (ids.length > 0) this.#acking = this.#consumer!.ack(ids).catch(() => {});
   }
 
   #meta(id?: string): WorkerMeta {
@@ -346,6 +359,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await this.#stage.drain();
       const exit = ended ?? (await this.#stage.stop());
       await this.#appendChain;
+      this.#flushAcks();
+      await this.#acking;
       this.#consumer?.dispose();
       await this.#registration?.stop();
       await this.#reader?.close();
