@@ -317,6 +317,24 @@ describe('work: any program as a worker on a topic; ls: who serves', function ()
     expect(kept).to.not.include('m0');
   });
 
+  it('stdio: a slow program leaves the rest in the stream; the worker reads only what its pipe takes', async () => {
+    const worker = work('--from', `${prefix}in`, '--to', `${prefix}out`, '--group', 'g', '--', 'bash', '-c', 'while IFS= read -r line; do echo "${#line}"; sleep 0.005; done');
+    await ready(worker);
+    // 1000-byte messages: the program's 64 KiB pipe holds about 64, the worker's write buffer a few dozen more.
+    const body = 'x'.repeat(999);
+    await transport.append(`${prefix}in`, Array.from({ length: 3000 }, (_, i) => `${String(i).padStart(4, '0')}${body.slice(4)}`));
+    await until('some output', async () => (await contents(`${prefix}out`)).length >= 20, 10_000);
+    await sleep(500);
+    const groups = (await transport.command(['XINFO', 'GROUPS', `${prefix}in`])) as unknown[][];
+    const info = new Map<string, unknown>();
+    for (let i = 0; i + 1 < groups[0]!.length; i += 2) info.set(String(groups[0]![i]), groups[0]![i + 1]);
+    const read = Number(String(info.get('entries-read')));
+    const done = (await contents(`${prefix}out`)).length;
+    // Read from the stream: what was handled, plus the pipe and a read or two; never the whole topic.
+    expect(read - done).to.be.at.most(64 + 16 + 2 * 128 + 20);
+    expect(read).to.be.below(3000);
+  });
+
   it('without --to the worker is a sink: the output comes out on its stdout', async () => {
     const sink = work('--from', `${prefix}in`, '--group', 'g', '--', 'tr', 'a-z', 'A-Z');
     await ready(sink);
