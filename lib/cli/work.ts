@@ -23,7 +23,8 @@ Two ways to talk to COMMAND:
                     output (any filter: tr, grep, awk, jq -c). C programs are run
                     under 'stdbuf -oL' so that printf output comes line by line.
                     Delivery: a message is acknowledged once written to COMMAND's
-                    stdin; what COMMAND holds when it or the worker dies is lost.
+                    stdin; what COMMAND holds when it or the worker dies is lost
+                    (up to ~208 KiB each way: its stdin and stdout are sockets).
   --one-to-one      stdio, for COMMANDs that write exactly one line per line read
                     (tr, sed, cut, awk '{...}'): a message is acknowledged only
                     once its answer is appended, and a killed COMMAND's unanswered

@@ -2,11 +2,13 @@
  * Stdio mode: any filter as a worker's program. Entries are lines on its stdin, its stdout
  * lines are the output; nothing ties an output line to an input.
  *
- * Delivery: an entry is acknowledged once its line is in the program's stdin pipe (the write
+ * Delivery: an entry is acknowledged once its line is in the program's stdin (the write
  * completed), and every output line is appended once. So when the program or the worker
- * dies, what the program held is lost (at most once for that part: up to the 64 KiB of its
- * stdin pipe, plus its own buffers); everything not yet written to it comes again (at least
- * once).
+ * dies, what the program held is lost (at most once for that part); everything not yet written
+ * to it comes again (at least once). How much it holds: what sits in its stdin (Node gives a
+ * child a UNIX socket pair, not a pipe: about 208 KiB with Linux's default
+ * `net.core.wmem_default`), plus its own buffers; when the worker dies, also what sits in the
+ * program's stdout and the output of one turn of the event loop not yet appended.
  *
  * One-to-one (`oneToOne`): for programs that write exactly one line per line they read, in
  * order (`tr`, `sed`, `cut`, `awk '{…}'`, `jq -c .` on one value per line), output line k is
