@@ -60,8 +60,8 @@ export class ReplyStage implements Stage {
     // The handler bound stays the peer's default; the worker's maxInFlight is the real bound.
     this.#rpc = new RpcPeer(plugin, { maxQueued: 1 << 20 });
     this.#rpc.on('warning', (warning) => {
-      // Replies to requests that died with an instance and were sent again are expected.
-      if (/late|unknown/i.test(warning.message)) return;
+      // Replies to requests that died with an instance, and were sent again, are expected.
+      if (warning.kind === 'unknown-response') return;
       this.#context.warn(new BridgeError('ERR_BRIDGE_MALFORMED', `The program: ${warning.message}`, { cause: warning }));
     });
     this.#ended = plugin.exited;
