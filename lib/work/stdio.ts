@@ -137,7 +137,12 @@ export class StdioStage implements Stage {
     this.#supervisor.stderr!.pipe(context.stderr, { end: false });
     const decoder = new LineDecoder(1024 * 1024, {
       line: (line) => this.#line(line),
-      oversize: () => context.warn(new BridgeError('ERR_BRIDGE_MALFORMED', 'The program wrote a line longer than 1 MiB; it was skipped.')),
+      oversize: () => {
+        context.warn(new BridgeError('ERR_BRIDGE_MALFORMED', 'The program wrote a line longer than 1 MiB; it was skipped.'));
+        // One-to-one: it was still the answer to the oldest line; the next answer is the next line's.
+        const input = this.#oneToOne ? this.#written.shift() : undefined;
+        if (input !== undefined) context.done(input.id);
+      },
     });
     this.#supervisor.stdout!.on('data', (chunk: Buffer) => decoder.push(chunk));
     this.#supervisor.stdout!.on('end', () => decoder.end());
