@@ -85,7 +85,12 @@ export const yamlCodec: Codec<unknown> = {
   },
   decode(line: string): unknown {
     // Only the core schema: a line from another process must not build anything but plain data.
-    return yaml().parse(line, { schema: 'core', uniqueKeys: true, maxAliasCount: 100 }) as unknown;
+    // Its warnings (an unknown tag…) are errors here: the line is reported and skipped, and the
+    // library prints nothing on the host's stderr.
+    const doc = yaml().parseDocument(line, { schema: 'core', uniqueKeys: true, logLevel: 'silent' });
+    const problem = doc.errors[0] ?? doc.warnings[0];
+    if (problem !== undefined) throw new SyntaxError(problem.message);
+    return doc.toJS({ maxAliasCount: 100 }) as unknown;
   },
 };
 
