@@ -39,6 +39,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findRedisServer } from '../test/helpers/redis.js';
 import { benchBridge } from './bridge.js';
+import { benchWork } from './work.js';
 import { RPC_LABELS, RPC_SYSTEMS, benchRpc } from './rpc.js';
 import { benchSessions } from './sessions.js';
 import { renderChart } from './common/chart.js';
@@ -58,8 +59,8 @@ import { fmtMs, fmtRate, fmtRatio, fmtUs, median } from './common/stats.js';
 
 // ---------------------------------------------------------------- options
 
-type TestId = 'in' | 'out' | 'echo' | 'scale' | 'bridge' | 'rpc' | 'sessions';
-const TESTS: TestId[] = ['in', 'out', 'echo', 'scale', 'bridge', 'rpc', 'sessions'];
+type TestId = 'in' | 'out' | 'echo' | 'scale' | 'bridge' | 'rpc' | 'work' | 'sessions';
+const TESTS: TestId[] = ['in', 'out', 'echo', 'scale', 'bridge', 'rpc', 'work', 'sessions'];
 
 interface Options {
   smoke: boolean;
@@ -86,7 +87,7 @@ function usage(message?: string): never {
   process.stderr.write(
     'usage: node dist/bench/run.js [--smoke] [--runs K] [--n N] [--echo M] [--warmup W]\n' +
       '                             [--scale COUNT] [--scale-dirs DIR,DIR] [--dir DIR]\n' +
-      '                             [--systems ours,ours-buffer,c,unix,naive] [--tests in,out,echo,scale,bridge,rpc,sessions]\n' +
+      '                             [--systems ours,ours-buffer,c,unix,naive] [--tests in,out,echo,scale,bridge,rpc,work,sessions]\n' +
       '                             [--rpc-n N]\n' +
       '                             [--pin same,cross|none]\n' +
       '                             [--profile] [--assert] [--verbose]\n' +
@@ -521,8 +522,12 @@ const echoPins = opts.tests.includes('echo') ? pinModes : [];
 const stepsPerRound =
   opts.systems.length * flowTests.length + opts.systems.filter(hasEcho).length * echoPins.length + (withScale ? SCALE_DIRS.length : 0);
 // The bridge runs once, after the rounds (it takes its own runs and medians), when Redis is here.
-const redisServer = opts.tests.includes('bridge') ? findRedisServer() : undefined;
-const totalSteps = stepsPerRound * opts.runs + (redisServer ? 1 : 0) + (opts.tests.includes('rpc') ? 1 : 0) + (opts.tests.includes('sessions') ? 1 : 0);
+const redisServer = opts.tests.includes('bridge') || opts.tests.includes('work') ? findRedisServer() : undefined;
+const totalSteps =
+  stepsPerRound * opts.runs +
+  (redisServer && opts.tests.includes('bridge') ? 1 : 0) +
+  (opts.tests.includes('rpc') ? 1 : 0) +
+  (redisServer && opts.tests.includes('work') ? 1 : 0);
 let step = 0;
 
 async function runStep<T>(label: string, fn: () => Promise<T>, show: (v: T) => string): Promise<T | undefined> {
@@ -602,6 +607,19 @@ if (opts.tests.includes('bridge')) {
       (b) => `${fmtRate(b.bridgeRate)} msgs/s; XADD pipelined ${fmtRate(b.xaddPipelinedRate)}/s`,
     );
     if (v !== undefined) results.bridge = v;
+  }
+}
+
+if (opts.tests.includes('work')) {
+  if (redisServer === undefined) {
+    results.work = { skipped: 'no redis-server on PATH (apt-get install redis-server)' };
+  } else {
+    const v = await runStep(
+      'work  push -> pipe-io work (cat) -> pull, 1 to 4 workers',
+      () => benchWork({ n: opts.smoke ? 5000 : 100_000, runs: opts.smoke ? 1 : opts.runs, workers: opts.smoke ? [1, 2] : [1, 2, 3, 4], redisServer }),
+      (w) => Object.entries(w.rates).map(([k, rate]) => `${k}: ${fmtRate(rate)}`).join(', ') + ' msgs/s',
+    );
+    if (v !== undefined) results.work = v;
   }
 }
 
@@ -831,6 +849,19 @@ if (results.bridge && 'skipped' in results.bridge) {
     `Bridge, FIFO -> bridge -> Redis stream -> bridge -> FIFO (Redis ${/v=([\d.]+)/.exec(b.redisVersion)?.[1] ?? '?'}), ${b.n.toLocaleString('en-US')} messages: ${fmtRate(b.bridgeRate)} msgs/s; ` +
       `ceiling, redis-benchmark XADD of the same messages: ${fmtRate(b.xaddPipelinedRate)}/s pipelined 64 deep, ${fmtRate(b.xaddRate)}/s one per round trip; ` +
       `bridge / pipelined XADD ${fmtRatio(b.ratio)}`,
+  );
+}
+if (results.work && 'skipped' in results.work) {
+  lines.push('', `Work: skipped, ${results.work.skipped}`);
+} else if (results.work) {
+  const w = results.work;
+  const bridgeRate = results.bridge && !('skipped' in results.bridge) ? results.bridge.bridgeRate : undefined;
+  lines.push(
+    '',
+    `Work, one stage (push -> Redis -> pipe-io work -- cat -> Redis -> pull), ${w.n.toLocaleString('en-US')} messages: ` +
+      Object.entries(w.rates)
+        .map(([k, rate]) => `${k} worker${k === '1' ? '' : 's'} ${fmtRate(rate)} msgs/s${bridgeRate ? ` (${fmtRatio(rate / bridgeRate)} of the bridge)` : ''}`)
+        .join('; '),
   );
 }
 if (results.rpc) {

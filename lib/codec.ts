@@ -6,6 +6,12 @@
  * `'buffer'`) sees its raw bytes, for data that is not UTF-8.
  * @module
  */
+import { createRequire } from 'node:module';
+
+type YamlModule = typeof import('yaml');
+let yamlModule: YamlModule | undefined;
+// Loaded on first use (synchronously: codecs are synchronous), so that those who never use YAML do not pay for it.
+const yaml = (): YamlModule => (yamlModule ??= createRequire(import.meta.url)('yaml') as YamlModule);
 
 /**
  * Turns values into single lines and lines back into values.
@@ -57,6 +63,38 @@ export const jsonCodec: Codec<unknown> = {
 };
 
 /**
+ * One YAML value per line, in flow style (`{ name: ada, tags: [ a, b ] }`), for programs that
+ * speak YAML. Strings holding a line break are written double-quoted with `\n` escapes, so a
+ * value always fits on one line. Any JSON line is also a YAML flow value, so this codec reads
+ * JSON peers too. Decoded values are untrusted input, as with {@link jsonCodec}; only plain
+ * data comes out (no custom tags).
+ */
+export const yamlCodec: Codec<unknown> = {
+  encode(value: unknown): string {
+    if (value === undefined || typeof value === 'function' || typeof value === 'symbol' || typeof value === 'bigint') {
+      throw new TypeError(`${typeof value} cannot be sent as YAML.`);
+    }
+    const { Document, visit } = yaml();
+    const doc = new Document(value);
+    visit(doc, {
+      Scalar(_key, node) {
+        if (typeof node.value === 'string' && /[\n\r]/.test(node.value)) node.type = 'QUOTE_DOUBLE';
+      },
+    });
+    return doc.toString({ collectionStyle: 'flow', lineWidth: 0, minContentWidth: 0, doubleQuotedAsJSON: true }).replace(/\n$/, '');
+  },
+  decode(line: string): unknown {
+    // Only the core schema: a line from another process must not build anything but plain data.
+    // Its warnings (an unknown tag…) are errors here: the line is reported and skipped, and the
+    // library prints nothing on the host's stderr.
+    const doc = yaml().parseDocument(line, { schema: 'core', uniqueKeys: true, logLevel: 'silent' });
+    const problem = doc.errors[0] ?? doc.warnings[0];
+    if (problem !== undefined) throw new SyntaxError(problem.message);
+    return doc.toJS({ maxAliasCount: 100 }) as unknown;
+  },
+};
+
+/**
  * Turns values into lines of raw bytes and back: for data that is not UTF-8 text.
  *
  * `encode` must return bytes without `0x0A` (the newline): a line holding one rejects the
@@ -98,11 +136,12 @@ export const bufferCodec: BinaryCodec<Buffer> = {
  * A codec by name, or a codec object. A name is only accepted where the messages it yields
  * fit the message type `T`: `'text'` where a string is a `T`, `'buffer'` where a `Buffer` is
  * (`new PipeIOServer<Buffer>(…, { codec: 'buffer' })`); `'json'` (or {@link jsonCodec})
- * anywhere (its values are not checked: say what you expect).
+ * and `'yaml'` ({@link yamlCodec}) anywhere (its values are not checked: say what you expect).
  * @typeParam T - the message type; by default any
  */
 export type CodecOption<T = any> =
   | 'json'
+  | 'yaml'
   | typeof jsonCodec
   | ([string] extends [T] ? 'text' : never)
   | ([Buffer] extends [T] ? 'buffer' : never)
@@ -120,11 +159,12 @@ export type Outgoing<T> = T extends Buffer ? T | Uint8Array : T;
 export function resolveCodec(option: CodecOption | undefined): AnyCodec<any> {
   if (option === undefined || option === 'text') return textCodec;
   if (option === 'json') return jsonCodec;
+  if (option === 'yaml') return yamlCodec;
   if (option === 'buffer') return bufferCodec;
   if (typeof option === 'object' && option !== null && typeof option.encode === 'function' && typeof option.decode === 'function') {
     return option;
   }
-  throw new TypeError(`Option codec must be 'text', 'json', 'buffer' or an object with encode() and decode(), got ${String(option)}.`);
+  throw new TypeError(`Option codec must be 'text', 'json', 'yaml', 'buffer' or an object with encode() and decode(), got ${String(option)}.`);
 }
 
 /**

@@ -24,6 +24,7 @@ export {
   type Outgoing,
   textCodec,
   jsonCodec,
+  yamlCodec,
   bufferCodec,
   resolveCodec,
   CodecError,
@@ -74,6 +75,19 @@ export {
   type ReadOptions,
   type ClaimOptions,
 } from './bridge/index.js';
+export {
+  Worker,
+  listServices,
+  type ServiceInfo,
+  type ServiceDescription,
+  type WorkerOptions,
+  type WorkerMode,
+  type WorkerCodec,
+  type WorkerMeta,
+  type WorkerStats,
+  type WorkerState,
+  type WorkerEvents,
+} from './work/index.js';
 export {
   RpcPeer,
   type RpcPeerOptions,

@@ -1,6 +1,7 @@
 import type { BridgeBenchResult } from '../bridge.js';
 import type { RpcBenchResult } from '../rpc.js';
 import type { SessionBenchResult } from '../sessions.js';
+import type { WorkBenchResult } from '../work.js';
 
 /** Shape of bench/results/latest.json. */
 
@@ -119,6 +120,8 @@ export interface BenchResults {
   rpc?: RpcBenchResult;
   /** Session rows (issue 11): many sessions in one server, connects/s, fairness. */
   sessions?: SessionBenchResult;
+  /** `pipe-io work` (issue 13): one stage (push -> work with cat -> pull) at 1 to 4 workers, or why it was skipped. */
+  work?: WorkBenchResult | { skipped: string };
   ratios: Record<string, Record<string, number>>;
   targets: TargetCheck[];
   errors: string[];

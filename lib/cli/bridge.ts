@@ -14,6 +14,7 @@ import { REDIS_URL_FORM, RedisTransport, redisUrlProblem } from '../bridge/redis
 import { pull } from '../bridge/topic.js';
 import type { StartPosition } from '../bridge/transport.js';
 import type { PipeIOError } from '../errors.js';
+import { Registration } from '../work/registry.js';
 import { type PrivateFolder, makePrivateFolder } from './private-folder.js';
 import { type CliCommand, type CliContext, UsageError, integerFlag, parseCommandArgs, shellQuote } from './command.js';
 
@@ -126,6 +127,9 @@ export const command: CliCommand = {
     });
     bridge.on('warning', warnTo(context));
     bridge.on('state', (state) => say(context, `redis ${state}`));
+    // Its own connection for the registry (pipe-io ls): the bridge's transport is its own business.
+    const registry = new RedisTransport({ url: redis });
+    let registration: Registration | undefined;
     try {
       await Promise.race([bridge.start(), stopped(context.signal)]);
       if (!context.signal.aborted) {
@@ -136,9 +140,25 @@ export const command: CliCommand = {
         lines.push(`export ${env}`);
         lines.push(`${bridge.mode} on topic '${bridge.topic}'${bridge.name === undefined ? '' : ` as '${bridge.name}'`}`);
         context.stdout.write(lines.join('\n') + '\n');
+        registration = new Registration(
+          registry,
+          {
+            role: 'bridge',
+            name: bridge.name,
+            group: values.group,
+            from: outPath === undefined ? [] : [bridge.topic],
+            to: inPath === undefined ? [] : [bridge.topic],
+            command: `fifo ${[inPath, outPath].filter(Boolean).join(' ')}`,
+          },
+          10_000,
+          () => bridge.stats.appended + bridge.stats.delivered,
+        );
+        await registration.start().catch((error: unknown) => say(context, `warning: cannot register in Redis (${String(error)}).`));
         await stopped(context.signal);
       }
     } finally {
+      await registration?.stop();
+      await registry.close();
       await bridge.stop();
       folder?.remove();
     }

@@ -14,4 +14,6 @@ export const commands: readonly CommandEntry[] = [
   { name: 'bridge', summary: 'join a FIFO pair to a Redis Streams topic (named pipes across machines)', load: async () => (await import('./bridge.js')).command },
   { name: 'push', summary: 'append messages to a Redis Streams topic', load: async () => (await import('./bridge.js')).pushCommand },
   { name: 'pull', summary: 'print the messages of a Redis Streams topic as they arrive', load: async () => (await import('./bridge.js')).pullCommand },
+  { name: 'work', summary: 'run any stdin/stdout program (or RPC plugin) as a worker on a Redis Streams topic', load: async () => (await import('./work.js')).command },
+  { name: 'ls', summary: 'list topics, workers and bridges registered in Redis', load: async () => (await import('./ls.js')).command },
 ];

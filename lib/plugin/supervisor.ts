@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Writable } from 'node:stream';
 import type { Guard } from './lifetime.js';
 import { groupGone, killGroup } from './procfs.js';
 import type { PluginExit, PluginRestartInfo } from './types.js';
@@ -17,6 +17,11 @@ export interface SupervisorOptions {
   args: readonly string[];
   cwd?: string | undefined;
   stdio: 'inherit' | 'pipe' | 'ignore';
+  /**
+   * `'ignore'` (default: plugins get their messages through FIFOs) or `'pipe'`: each instance
+   * gets a pipe of its own as stdin, {@link Supervisor.stdin} (a worker feeding a filter).
+   */
+  stdin?: 'ignore' | 'pipe';
   restart: 'never' | 'on-failure';
   maxRestarts: number;
   restartDelay: number;
@@ -84,6 +89,14 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     return this.#stderr;
   }
 
+  /**
+   * The running instance's stdin with `stdin: 'pipe'`, or `null` between runs: each instance
+   * has its own, so what was written to a dead one is gone with it.
+   */
+  get stdin(): Writable | null {
+    return this.#child?.stdin ?? null;
+  }
+
   /** The running instance's pid, or `undefined` between runs. */
   get pid(): number | undefined {
     return this.#child?.pid;
@@ -121,7 +134,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       const child = spawn(this.#options.command, this.#options.args, {
         cwd: this.#options.cwd,
         env: this.#env,
-        stdio: ['ignore', stdio, stdio],
+        stdio: [this.#options.stdin ?? 'ignore', stdio, stdio],
         // Its own process group: stop() signals the child and everything it started, and a
         // Ctrl-C meant for the host reaches the child only through the host's orderly stop.
         detached: true,
