@@ -11,6 +11,8 @@
  *   in     a C writer sends N lines (write() calls of 1024 whole lines) into
  *          the server's in channel; the server counts them. lines/s timed at
  *          the receiver, first line to last.
+ *   in16   the same with 16 C writers at once, each writing N/16 lines with one
+ *          write() per line: what real clients do.
  *   out    the server sends N lines; a C reader counts them. lines/s timed at
  *          the C reader.
  *   echo   a C client sends one line with one write() and waits for the reply,
@@ -59,8 +61,11 @@ import { fmtMs, fmtRate, fmtRatio, fmtUs, median } from './common/stats.js';
 
 // ---------------------------------------------------------------- options
 
-type TestId = 'in' | 'out' | 'echo' | 'scale' | 'bridge' | 'rpc' | 'work' | 'sessions';
-const TESTS: TestId[] = ['in', 'out', 'echo', 'scale', 'bridge', 'rpc', 'work', 'sessions'];
+type TestId = 'in' | 'in16' | 'out' | 'echo' | 'scale' | 'bridge' | 'rpc' | 'work' | 'sessions';
+const TESTS: TestId[] = ['in', 'in16', 'out', 'echo', 'scale', 'bridge', 'rpc', 'work', 'sessions'];
+/** How the "in" tests write: one C writer with 64 KiB write()s, or 16 writing one line per write(), as real clients do. */
+const IN_WRITERS = { in: { writers: 1, mode: 'bulk' }, in16: { writers: 16, mode: 'lines' } } as const;
+const IN_PATTERN = { in: '1 writer, 64 KiB per write()', in16: '16 writers, 1 line per write()' } as const;
 
 interface Options {
   smoke: boolean;
@@ -87,7 +92,7 @@ function usage(message?: string): never {
   process.stderr.write(
     'usage: node dist/bench/run.js [--smoke] [--runs K] [--n N] [--echo M] [--warmup W]\n' +
       '                             [--scale COUNT] [--scale-dirs DIR,DIR] [--dir DIR]\n' +
-      '                             [--systems ours,ours-buffer,c,unix,naive] [--tests in,out,echo,scale,bridge,rpc,work,sessions]\n' +
+      '                             [--systems ours,ours-buffer,c,unix,naive] [--tests in,in16,out,echo,scale,bridge,rpc,work,sessions]\n' +
       '                             [--rpc-n N]\n' +
       '                             [--pin same,cross|none]\n' +
       '                             [--profile] [--assert] [--verbose]\n' +
@@ -377,27 +382,31 @@ function checkLines(result: Record<string, number>, n: number, who: string): voi
 
 // ---------------------------------------------------------------- measurements
 
-async function measureIn(sys: SystemId, run: number): Promise<number> {
+async function measureIn(sys: SystemId, run: number, test: 'in' | 'in16'): Promise<number> {
   const n = opts.n;
-  const dir = freshDir(`${sys}-in`);
+  const { writers, mode } = IN_WRITERS[test];
+  const dir = freshDir(`${sys}-${test}`);
   return withProcs(async (track) => {
     let receiver: Proc;
     let target: string;
     if (sys === 'c') {
       mkfifo(join(dir, 'in'));
-      receiver = track(cProc('line_reader', [`fifo:${join(dir, 'in')}`, String(n)]));
+      // Many writers come and go: the C reader opens the FIFO read-write, as the naive Node server does.
+      receiver = track(cProc('line_reader', [`${writers > 1 ? 'fifo-rw' : 'fifo'}:${join(dir, 'in')}`, String(n)]));
       await receiver.expect('OPEN', START_TIMEOUT);
       target = `fifo:${join(dir, 'in')}`;
     } else {
       if (sys === 'naive') mkfifo(join(dir, 'in'), join(dir, 'out'));
-      receiver = track(serverProc(sys, 'in', dir, n, undefined, `-${run}`));
+      receiver = track(serverProc(sys, 'in', dir, n, undefined, `${test === 'in' ? '' : '16'}-${run}`));
       await receiver.expect('READY', START_TIMEOUT);
       target = sys === 'unix' ? `unix:${join(dir, 'sock')}` : `fifo:${join(dir, 'in')}`;
     }
-    const writer = track(cProc('line_writer', ['bulk', target, String(n)]));
+    // The lines are shared out; the first writer takes what does not divide evenly.
+    const each = Math.floor(n / writers);
+    const procs = Array.from({ length: writers }, (_, w) => track(cProc('line_writer', [mode, target, String(w === 0 ? n - each * (writers - 1) : each)])));
     const result = sys === 'c' ? await receiver.json(flowTimeout(n)) : await receiver.expect('DONE', flowTimeout(n));
     checkLines(result, n, sys);
-    await writer.finish(5000);
+    await Promise.all(procs.map((w) => w.finish(5000)));
     return result.rate!;
   });
 }
@@ -512,12 +521,12 @@ const results: BenchResults = {
   errors,
   durationSec: 0,
 };
-for (const sys of opts.systems) results.systems[sys] = { label: SYSTEM_LABELS[sys], in: { runs: [] }, out: { runs: [] }, echo: {} };
+for (const sys of opts.systems) results.systems[sys] = { label: SYSTEM_LABELS[sys], in: { runs: [] }, in16: { runs: [] }, out: { runs: [] }, echo: {} };
 const scaleRuns: ScaleFigure[][] = SCALE_DIRS.map(() => []);
 const scaleEcho: Partial<Record<PinMode, EchoFigure[]>>[] = SCALE_DIRS.map(() => ({}));
 
 const withScale = opts.tests.includes('scale') && opts.systems.includes('ours') && opts.scaleCount > 0;
-const flowTests = (['in', 'out'] as const).filter((t) => opts.tests.includes(t));
+const flowTests = (['in', 'in16', 'out'] as const).filter((t) => opts.tests.includes(t));
 const echoPins = opts.tests.includes('echo') ? pinModes : [];
 const stepsPerRound =
   opts.systems.length * flowTests.length + opts.systems.filter(hasEcho).length * echoPins.length + (withScale ? SCALE_DIRS.length : 0);
@@ -570,8 +579,8 @@ for (let run = 1; run <= opts.runs; run++) {
   const tag = `run ${run}/${opts.runs}`;
   for (const test of flowTests) {
     for (const sys of order) {
-      const measure = test === 'in' ? measureIn : measureOut;
-      const v = await runStep(`${tag}  ${test.padEnd(5)} ${name(sys)}`, () => measure(sys, run), (r) => `${fmtRate(r)} lines/s`);
+      const measure = test === 'out' ? () => measureOut(sys, run) : () => measureIn(sys, run, test);
+      const v = await runStep(`${tag}  ${test.padEnd(5)} ${name(sys)}`, measure, (r) => `${fmtRate(r)} lines/s`);
       if (v !== undefined) results.systems[sys]![test].runs.push(v);
     }
   }
@@ -694,6 +703,7 @@ const medianOf = (s: Series<number>): number | undefined => (s.runs.length ? med
 
 for (const r of Object.values(results.systems)) {
   r.in.median = medianOf(r.in);
+  r.in16.median = medianOf(r.in16);
   r.out.median = medianOf(r.out);
   for (const e of Object.values(r.echo)) e.median = medianEcho(e.runs);
 }
@@ -716,7 +726,7 @@ if (ours) {
   for (const base of ['unix', 'naive', 'c'] as const) {
     const b = S[base];
     if (!b) continue;
-    const ratio: Record<string, number> = { in: div(ours.in.median, b.in.median), out: div(ours.out.median, b.out.median) };
+    const ratio: Record<string, number> = { in: div(ours.in.median, b.in.median), in16: div(ours.in16.median, b.in16.median), out: div(ours.out.median, b.out.median) };
     for (const pin of pinModes) {
       const o = ours.echo[pin]?.median;
       const e = b.echo[pin]?.median;
@@ -727,7 +737,7 @@ if (ours) {
     results.ratios[`ours/${base}`] = ratio;
   }
   const buffer = S['ours-buffer'];
-  if (buffer) results.ratios['ours-buffer/ours'] = { in: div(buffer.in.median, ours.in.median), out: div(buffer.out.median, ours.out.median) };
+  if (buffer) results.ratios['ours-buffer/ours'] = { in: div(buffer.in.median, ours.in.median), in16: div(buffer.in16.median, ours.in16.median), out: div(buffer.out.median, ours.out.median) };
   const t = results.targets;
   const check = (name: string, value: number, target: string, pass: boolean): void => {
     if (Number.isFinite(value)) t.push({ name, value, target, pass });
@@ -744,6 +754,13 @@ if (ours) {
   if (vsUnix) {
     check('in: ours / Node Unix socket', vsUnix.in!, '>= 2x', vsUnix.in! >= 2);
     check('out: ours / Node Unix socket', vsUnix.out!, '>= 5x', vsUnix.out! >= 5);
+  }
+  if (vsNaive) {
+    // Issue 14: never slower than the twenty lines of net.Socket a user could write instead.
+    check(`in (${IN_PATTERN.in}): ours / Node naive FIFO`, vsNaive.in!, '>= 1x', vsNaive.in! >= 1);
+    check(`in (${IN_PATTERN.in16}): ours / Node naive FIFO`, vsNaive.in16!, '>= 1x', vsNaive.in16! >= 1);
+    check('out: ours / Node naive FIFO', vsNaive.out!, '>= 1x', vsNaive.out! >= 1);
+    for (const pin of pinModes) check(`echo (${pin}) round trips/s, issue 14: ours / Node naive FIFO`, vsNaive[`echo_rtps_${pin}`]!, '>= 1x', vsNaive[`echo_rtps_${pin}`]! >= 1);
   }
   for (const pin of pinModes) {
     if (vsNaive) check(`echo (${pin}) round trips/s: ours / Node naive FIFO`, vsNaive[`echo_rtps_${pin}`]!, '>= 1.2x', vsNaive[`echo_rtps_${pin}`]! >= 1.2);
@@ -794,8 +811,8 @@ lines.push('');
 lines.push(`64-byte messages; medians of ${opts.runs} run(s); in/out N=${opts.n.toLocaleString('en-US')}, echo ${opts.echoRounds.toLocaleString('en-US')} round trips`);
 lines.push(`echo pinning: ${pinModes.map((p) => `${p} = ${PIN_LABELS[p]}`).join('; ')}`);
 lines.push('');
-lines.push(`| system | in lines/s | out lines/s | ${echoHead} |`);
-lines.push(`|---|--:|--:|${pinModes.map(() => '--:|--:|--:|').join('')}`);
+lines.push(`| system | in lines/s (${IN_PATTERN.in}) | in lines/s (${IN_PATTERN.in16}) | out lines/s | ${echoHead} |`);
+lines.push(`|---|--:|--:|--:|${pinModes.map(() => '--:|--:|--:|').join('')}`);
 for (const sys of opts.systems) {
   const r = S[sys]!;
   const echo = pinModes
@@ -804,19 +821,19 @@ for (const sys of opts.systems) {
       return `${fmtRate(e?.rtps)} | ${fmtUs(e?.p50_us)} | ${fmtUs(e?.p99_us)}`;
     })
     .join(' | ');
-  lines.push(`| ${SYSTEM_LABELS[sys]} | ${fmtRate(r.in.median)} | ${fmtRate(r.out.median)} | ${echo} |`);
+  lines.push(`| ${SYSTEM_LABELS[sys]} | ${fmtRate(r.in.median)} | ${fmtRate(r.in16.median)} | ${fmtRate(r.out.median)} | ${echo} |`);
 }
 if (ours) {
   lines.push('');
   lines.push('Ratios, ours / baseline (throughput: higher is better; latency: lower is better):');
   for (const [key, r] of Object.entries(results.ratios)) {
     if (key === 'ours-buffer/ours') {
-      lines.push(`  codec 'buffer' / text  in ${fmtRatio(r.in)}  out ${fmtRatio(r.out)}`);
+      lines.push(`  codec 'buffer' / text  in ${fmtRatio(r.in)}  in16 ${fmtRatio(r.in16)}  out ${fmtRatio(r.out)}`);
       continue;
     }
     const base = key.split('/')[1] as SystemId;
     const echo = pinModes.map((p) => `echo ${p} ${fmtRatio(r[`echo_rtps_${p}`])} (p50 ${fmtRatio(r[`echo_p50_${p}`])}, p99 ${fmtRatio(r[`echo_p99_${p}`])})`).join('  ');
-    lines.push(`  vs ${SHORT_LABELS[base].padEnd(16)}  in ${fmtRatio(r.in)}  out ${fmtRatio(r.out)}  ${echo}`);
+    lines.push(`  vs ${SHORT_LABELS[base].padEnd(16)}  in ${fmtRatio(r.in)}  in16 ${fmtRatio(r.in16)}  out ${fmtRatio(r.out)}  ${echo}`);
   }
 }
 for (const sc of results.scale) {

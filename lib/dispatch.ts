@@ -16,6 +16,11 @@ import { isSendPromise } from './writer.js';
 export interface MessageHandler<T> {
   /** The hook every message goes through. */
   handleMessage(message: T): unknown;
+  /**
+   * When present (looked up at the first message), it takes the place of `handleMessage`: it
+   * gets the messages of one read at a time, in order, and a promise it returns holds one slot.
+   */
+  handleMessages?(messages: T[]): unknown;
 }
 
 /** A pending handler promise: which run it belongs to, and whether its slot is free again. */
@@ -42,6 +47,10 @@ function describe(error: unknown): string {
 export class HandlerDispatch<T> {
   #pending = 0;
   readonly #backlog: Backlog<T>;
+  /** Batches waiting for a slot, when the owner has `handleMessages`. */
+  readonly #batches: Backlog<T[]>;
+  /** Whether the owner takes batches: decided at the first message, for good (the queues hold one kind). */
+  #batched: boolean | undefined;
   /** Counts starts and stops: a promise of an earlier run frees no slot of this one. */
   #run = 0;
   /** Set while {@link drain} waits for the handlers to be done. */
@@ -62,12 +71,39 @@ export class HandlerDispatch<T> {
     private readonly warn: (error: PipeIOError) => void,
   ) {
     this.#backlog = new Backlog<T>(gate);
+    this.#batches = new Backlog<T[]>(gate);
+  }
+
+  /** Whether messages go to the owner's `handleMessages`, in batches. */
+  get batched(): boolean {
+    return (this.#batched ??= typeof this.owner.handleMessages === 'function');
   }
 
   /** Calls the handler now, or queues the message while every slot is taken. */
   deliver(message: T, size: number): void {
-    if (this.#pending >= this.options.concurrency) this.#backlog.push(message, size);
+    if (this.batched) this.#deliverBatch([message], size);
+    else if (this.#pending >= this.options.concurrency) this.#backlog.push(message, size);
     else this.#call(message);
+  }
+
+  /** {@link deliver} for the messages of one read; `lines[i].length` is what message i weighs. The array is kept. */
+  deliverAll(messages: T[], lines: ArrayLike<{ readonly length: number }>): void {
+    if (this.batched) {
+      let size = 0;
+      for (let i = 0; i < lines.length; i++) size += lines[i]!.length;
+      this.#deliverBatch(messages, size);
+      return;
+    }
+    const { concurrency } = this.options;
+    for (let i = 0; i < messages.length; i++) {
+      if (this.#pending >= concurrency) this.#backlog.push(messages[i]!, lines[i]!.length);
+      else this.#call(messages[i]!);
+    }
+  }
+
+  #deliverBatch(messages: T[], size: number): void {
+    if (this.#pending >= this.options.concurrency) this.#batches.push(messages, size);
+    else this.#callBatch(messages);
   }
 
   #call(message: T): void {
@@ -78,6 +114,22 @@ export class HandlerDispatch<T> {
       this.#failed(error);
       return;
     }
+    this.#watch(result);
+  }
+
+  #callBatch(messages: T[]): void {
+    let result: unknown;
+    try {
+      result = this.owner.handleMessages!(messages);
+    } catch (error) {
+      this.#failed(error);
+      return;
+    }
+    this.#watch(result);
+  }
+
+  /** What a handler returned: a promise (not send()'s) takes a slot until it settles. */
+  #watch(result: unknown): void {
     if (result instanceof Promise) {
       // send()'s promise keeps its own order and backpressure, and its failures are reported
       // by the writer: waiting on it would cost the echo pattern its one write per turn.
@@ -133,7 +185,8 @@ export class HandlerDispatch<T> {
   /** Hands queued messages to free slots, oldest first. */
   #pump(): void {
     while (this.#pending < this.options.concurrency && this.#backlog.length > 0) this.#call(this.#backlog.shift());
-    if (this.#pending === 0 && this.#backlog.length === 0) this.#idle?.();
+    while (this.#pending < this.options.concurrency && this.#batches.length > 0) this.#callBatch(this.#batches.shift());
+    if (this.#pending === 0 && this.#backlog.length === 0 && this.#batches.length === 0) this.#idle?.();
   }
 
   #failed(error: unknown): void {
@@ -147,7 +200,7 @@ export class HandlerDispatch<T> {
    */
   async drain(): Promise<void> {
     const { stopTimeout } = this.options;
-    if ((this.#pending > 0 || this.#backlog.length > 0) && stopTimeout > 0) {
+    if ((this.#pending > 0 || this.#backlog.length > 0 || this.#batches.length > 0) && stopTimeout > 0) {
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
         this.#idle = resolve;
@@ -158,7 +211,9 @@ export class HandlerDispatch<T> {
       this.#idle = undefined;
     }
     const pending = this.#pending;
-    const dropped = this.#backlog.clear();
+    let dropped = this.#backlog.clear();
+    for (let i = this.#batches.length; i > 0; i--) dropped += this.#batches.shift().length;
+    this.#batches.clear();
     this.#pending = 0;
     this.#run++;
     if (pending > 0 || dropped > 0) {

@@ -4,12 +4,21 @@
  * @module
  */
 
+import { isAscii } from 'node:buffer';
+
 const NEWLINE = 0x0a;
 
 /** What a line decoder reports. */
 export interface LineDecoderHooks<L extends string | Buffer = string> {
   /** One complete message, without its newline. */
   line(message: L): void;
+  /**
+   * When present, the lines that lie wholly within one chunk come here, in one array, instead
+   * of one `line()` call each: whoever handles them pays its per-call costs once per chunk. A
+   * line joined from several chunks still goes to `line()`; the calls keep the stream's order.
+   * The array is the receiver's to keep.
+   */
+  lines?(messages: L[]): void;
   /** A line grew past the limit; its bytes are being dropped up to the next newline. */
   oversize(): void;
 }
@@ -49,6 +58,12 @@ abstract class LineSplitter<L extends string | Buffer> {
     const first = chunk.indexOf(NEWLINE);
     if (first === -1) {
       this.#keep(chunk, 0);
+      return;
+    }
+    if (first === chunk.length - 1 && this.#pendingBytes === 0 && !this.#skipping) {
+      // One whole line, the request-reply pattern: no search for the last newline, no split.
+      if (first <= this.maxMessageBytes) this.hooks.line(this.slice(chunk, 0, first));
+      else this.hooks.oversize();
       return;
     }
     if (this.#pendingBytes > 0 || this.#skipping) {
@@ -129,9 +144,14 @@ export class LineDecoder extends LineSplitter<string> {
   }
 
   protected lines(chunk: Buffer, start: number, last: number): void {
-    // Decode once and split the string: cheaper than decoding line by line.
-    const lines = chunk.toString('utf8', start, last).split('\n');
-    for (let i = 0; i < lines.length; i++) this.hooks.line(lines[i]!);
+    // Decode once and split the string: cheaper than decoding line by line. ASCII (checked
+    // with SIMD) is decoded as Latin-1, a plain copy: a third less than UTF-8's decoder on the
+    // bench's 64 KiB chunks.
+    // The whole chunk is checked, not a subarray: one allocation less, a few bytes more to scan.
+    const text = isAscii(chunk) ? chunk.toString('latin1', start, last) : chunk.toString('utf8', start, last);
+    const lines = text.split('\n');
+    if (this.hooks.lines !== undefined) this.hooks.lines(lines);
+    else for (let i = 0; i < lines.length; i++) this.hooks.line(lines[i]!);
   }
 
   protected hold(part: Buffer): Buffer {
@@ -177,11 +197,15 @@ export class ByteLineDecoder extends LineSplitter<Buffer> {
     const text = chunk.toString('latin1', start, last + 1);
     const memory = chunk.buffer;
     const offset = chunk.byteOffset + start;
+    const batch = this.hooks.lines !== undefined ? ([] as Buffer[]) : undefined;
     for (let from = 0; from < text.length; ) {
       const end = text.indexOf('\n', from);
-      this.hooks.line(new FastBuffer(memory, offset + from, end - from));
+      const line = new FastBuffer(memory, offset + from, end - from);
+      if (batch !== undefined) batch.push(line);
+      else this.hooks.line(line);
       from = end + 1;
     }
+    if (batch !== undefined) this.hooks.lines!(batch);
   }
 
   protected hold(part: Buffer): Buffer {

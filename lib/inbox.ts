@@ -21,6 +21,8 @@ export class MessageInbox<T> {
   /** Iterators and the handlers' queue each pause reading while they lag; reading resumes when none does. */
   readonly #gate: FlowGate;
   readonly #dispatch: HandlerDispatch<T>;
+  /** Whether a line is the message as it is (text, bytes): no codec call. */
+  readonly #fast: boolean;
 
   /**
    * @param owner - the server
@@ -41,12 +43,13 @@ export class MessageInbox<T> {
     this.#gate = new FlowGate(flow);
     this.#feed = new MessageFeed<T>(this.#gate);
     this.#dispatch = new HandlerDispatch<T>(owner, this.#gate, options, path, warn);
+    this.#fast = codec === (textCodec as AnyCodec<unknown>) || codec === (bufferCodec as AnyCodec<unknown>);
   }
 
   /** Decodes a line and hands it on; a bad line, a throw or a rejection becomes a warning, never a crash. */
   deliver(line: string | Buffer): void {
     let message: T;
-    if (this.codec === (textCodec as AnyCodec<unknown>) || this.codec === (bufferCodec as AnyCodec<unknown>)) {
+    if (this.#fast) {
       message = line as T; // the hot paths: no codec call, no allocation
     } else {
       const decoded = decodeLine(this.codec, line);
@@ -58,6 +61,45 @@ export class MessageInbox<T> {
     }
     if (this.#feed.active) this.#feed.push(message, line.length);
     this.#dispatch.deliver(message, line.length);
+  }
+
+  /**
+   * The lines of one read, in order: the codec check, the iterators' check and the handlers'
+   * are paid once for all of them, and a `handleMessages` hook gets them in one call.
+   */
+  deliverAll(lines: string[] | Buffer[]): void {
+    if (!this.#fast) {
+      const messages: T[] = [];
+      const weights: (string | Buffer)[] = [];
+      for (let i = 0; i < lines.length; i++) {
+        const decoded = decodeLine(this.codec, lines[i]!);
+        if (decoded.ok) {
+          messages.push(decoded.value);
+          weights.push(lines[i]!);
+        } else {
+          this.warn(new PipeIOError('ERR_DECODE', decoded.error.message, { cause: decoded.error }));
+        }
+      }
+      this.#handOn(messages, weights);
+    } else {
+      this.#handOn(lines as unknown as T[], lines);
+    }
+  }
+
+  #handOn(messages: T[], lines: ArrayLike<{ readonly length: number }>): void {
+    if (messages.length === 0) return;
+    if (this.#feed.active) {
+      if (!this.#dispatch.batched) {
+        // Message by message, as deliver() does: an iterator a handler opens sees the rest.
+        for (let i = 0; i < messages.length; i++) {
+          this.#feed.push(messages[i]!, lines[i]!.length);
+          this.#dispatch.deliver(messages[i]!, lines[i]!.length);
+        }
+        return;
+      }
+      for (let i = 0; i < messages.length; i++) this.#feed.push(messages[i]!, lines[i]!.length);
+    }
+    this.#dispatch.deliverAll(messages, lines);
   }
 
   /**

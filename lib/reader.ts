@@ -13,12 +13,13 @@
  * every message with a newline.
  * @module
  */
+import type { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { type AnyCodec, isBinary, resolveCodec } from './codec.js';
 import { PipeIOError } from './errors.js';
 import type { OversizeInfo, ReaderEvents, RecreateInfo } from './events.js';
 import { type AcquireFifo, FifoHandle, type FifoSource, OwnedFifo } from './fifo.js';
-import { ByteLineDecoder, LineDecoder } from './framing.js';
+import { ByteLineDecoder, LineDecoder, type LineDecoderHooks } from './framing.js';
 import { MessageInbox } from './inbox.js';
 import { PipeServerBase } from './lifecycle.js';
 import { type ReaderOptions, type ResolvedOptions, resolveOptions } from './options.js';
@@ -27,6 +28,12 @@ import { type ReaderOptions, type ResolvedOptions, resolveOptions } from './opti
 export interface PipeReaderHooks {
   /** One complete message: text, or bytes for a binary codec. */
   message(message: string | Buffer): void;
+  /**
+   * When present, the messages that arrived whole in one read, in one call and in order (see
+   * {@link LineDecoderHooks.lines}); the others still go to {@link message}. The array is the
+   * receiver's to keep.
+   */
+  messages?(messages: string[] | Buffer[]): void;
   /** A line too long was dropped. */
   oversize(info: OversizeInfo): void;
   /** The pipe was deleted and is back. */
@@ -100,6 +107,7 @@ export class PipeReader {
     const socket = new net.Socket({ fd: handle.openReader(), readable: true, writable: false });
     const decoderHooks = {
       line: this.hooks.message,
+      lines: this.hooks.messages,
       oversize: () => this.hooks.oversize({ path: this.path, limit: this.options.maxMessageBytes }),
     };
     const source: Source = {
@@ -270,6 +278,7 @@ export class PipeReaderServer<T = string> extends PipeServerBase<ReaderEvents<T>
     const codec = resolveCodec(options.codec) as AnyCodec<T>;
     this.#reader = new PipeReader(inPipe, resolved, codec, {
       message: (message) => this.#inbox.deliver(message),
+      messages: (messages) => this.#inbox.deliverAll(messages),
       oversize: (info) => this.emit('oversize', info),
       recreate: (info) => this.emit('recreate', info),
       warning: (error) => this.warn(error),
@@ -284,8 +293,20 @@ export class PipeReaderServer<T = string> extends PipeServerBase<ReaderEvents<T>
    * reading pauses while they lag. `send()`'s own promise is not waited for.
    */
   handleMessage(message: T): unknown {
-    return (this as PipeServerBase<ReaderEvents<T>>).emit('message', ...([message] as ReaderEvents<T>['message']));
+    // Not emit(...[message]): that spread cost an array per message on the hot path.
+    return (this as EventEmitter).emit('message', message);
   }
+
+  /**
+   * Optional: define it in a subclass to take messages in batches instead of one by one. It is
+   * then called, in place of {@link handleMessage} (and no `'message'` event is emitted), with
+   * the messages of one read of the pipe, in order: up to 64 KiB of lines in one call, so the
+   * per-call costs are paid once per read. A returned promise holds one of the `concurrency`
+   * slots, as `handleMessage`'s does; a throw or a rejection is reported through `'warning'`.
+   * The array is the handler's to keep. Whether it is defined is looked up at the first message.
+   * Iterators still see every message.
+   */
+  handleMessages?(messages: T[]): unknown;
 
   /** Messages as an async iterator; it ends when the server stops. Reading pauses while it lags. */
   [Symbol.asyncIterator](): AsyncIterableIterator<T> {

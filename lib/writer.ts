@@ -65,6 +65,8 @@ export function encodeMessage<T>(codec: AnyCodec<T>, message: Outgoing<T>): stri
 
 const noop = (): void => {};
 const NEWLINE = 0x0a;
+/** Writes into a pipe up to this many bytes are atomic (POSIX: at least 512; Linux: 4096). */
+const PIPE_BUF = 4096;
 const sendPromises = new WeakSet<Promise<void>>();
 
 /**
@@ -72,8 +74,14 @@ const sendPromises = new WeakSet<Promise<void>>();
  * rejection, and its failures are reported by the writer, so nobody else needs to watch it.
  */
 export function isSendPromise(value: unknown): boolean {
-  return sendPromises.has(value as Promise<void>);
+  return value === WRITTEN || sendPromises.has(value as Promise<void>);
 }
+
+/**
+ * What `send()` returns for a line it wrote before returning: one settled promise shared by all
+ * of them, so the reply path allocates none.
+ */
+const WRITTEN: Promise<void> = Promise.resolve();
 
 /**
  * Lines sent in one turn of the event loop, written with one `write()` and settled with
@@ -95,6 +103,8 @@ class Batch {
   readonly memory: Buffer | null;
   /** Queue accounting: characters (text) or bytes, plus one per newline. */
   size = 0;
+  /** The most it takes: a pipe's worth, less what was written at once just before it (see {@link PipeWriter.send}). */
+  limit = MAX_CHUNK;
   #promise: Promise<void> | undefined;
   #resolve: (() => void) | undefined;
   #reject: ((error: Error) => void) | undefined;
@@ -169,6 +179,16 @@ export class PipeWriter {
   /** What was handed to libuv then; `writeQueueSize` says how much of its end is not written yet. */
   #inflightBytes: Buffer | undefined;
   #scheduled = false;
+  /**
+   * Whether a line was written synchronously in this turn: the next ones queue and share one
+   * write, as before, so a loop of sends still costs one `write(2)` per turn and not one each.
+   */
+  #wroteNow = false;
+  /** The size of that line: the first batch after it takes that much less, to fit the pipe whole. */
+  #wroteNowSize = 0;
+  readonly #endTurn = (): void => {
+    this.#wroteNow = false;
+  };
   #switching = false;
   #open = false;
   /**
@@ -250,9 +270,27 @@ export class PipeWriter {
     }
     if (!this.#open) return Promise.reject(this.#stoppedError());
     const size = message.length + 1;
+    // Nothing queued, the pipe free, and no line written yet in this turn: write it now, with no
+    // batch, promise or microtask to flush it (the reply a handler sends in the turn it got the
+    // request). The queue is empty, so it cannot overtake anything.
+    if (!this.#wroteNow && this.#head === this.#queue.length && !this.#inflight && !this.#switching && size <= MAX_CHUNK) {
+      const rest = this.#writeNow(message, bytes, size);
+      if (rest === undefined) return WRITTEN;
+      // The pipe was full or a write failed: what is left goes through the queue like any batch.
+      const batch = new Batch(rest);
+      batch.size = size;
+      this.#queue.push(batch);
+      this.#queuedBytes += size;
+      if (!this.#needsDrain && this.#queuedBytes > this.options.highWaterMark) this.#needsDrain = true;
+      this.#schedule();
+      return batch.promise;
+    }
     let batch = this.#tail;
-    if (batch === undefined || (batch.lines === null) !== bytes || (batch.size + size > MAX_CHUNK && batch.size > 0)) {
+    if (batch === undefined || (batch.lines === null) !== bytes || (batch.size + size > batch.limit && batch.size > 0)) {
       batch = this.#tail = bytes ? new Batch(null, this.#memoryFor(size)) : new Batch();
+      // Behind a line written at once in this turn, a batch that fits what is left of an empty
+      // pipe is still written whole, and its promise settles in one piece.
+      if (this.#wroteNow && this.#head === this.#queue.length) batch.limit = MAX_CHUNK - this.#wroteNowSize;
       this.#queue.push(batch);
     }
     if (bytes) batch.append(message);
@@ -262,6 +300,44 @@ export class PipeWriter {
     if (!this.#needsDrain && this.#queuedBytes > this.options.highWaterMark) this.#needsDrain = true;
     this.#schedule();
     return batch.promise;
+  }
+
+  /**
+   * Writes one line at once; returns the bytes not written (all of them after an error other
+   * than EAGAIN, for the queue's write to retry and report), or undefined when it is all in the pipe.
+   */
+  #writeNow(message: string | Buffer, bytes: boolean, size: number): Buffer | undefined {
+    this.#wroteNow = true;
+    this.#wroteNowSize = size;
+    // A reaction on a settled promise: half the cost of queueMicrotask(), which makes an
+    // AsyncResource per call, on a path taken once per reply.
+    void WRITTEN.then(this.#endTurn);
+    let line: Buffer | undefined;
+    let length: number;
+    if (bytes) {
+      line = this.#memoryFor(size);
+      line.set(message as Buffer, 0);
+      line[size - 1] = NEWLINE;
+      length = size;
+    } else {
+      message = (message as string) + '\n';
+      // Up to PIPE_BUF bytes (at most 3 per UTF-16 unit) a write is atomic: all or EAGAIN, so
+      // any count means all of it and the bytes need not be counted first.
+      length = size * 3 <= PIPE_BUF ? -1 : Buffer.byteLength(message);
+    }
+    let written = 0;
+    try {
+      written = line !== undefined ? fs.writeSync(this.#fd, line, 0, length) : fs.writeSync(this.#fd, message as string);
+    } catch {
+      // EAGAIN: the pipe is full. Anything else: the queue's write meets it again and reports it.
+    }
+    if (written === length || (length === -1 && written > 0)) {
+      if (line !== undefined && line.length === MAX_CHUNK) this.#spare = line;
+      return undefined;
+    }
+    const all = line !== undefined ? line.subarray(0, length) : Buffer.from(message as string);
+    // Copied: the spare memory is reused by the next batch.
+    return Buffer.from(all.subarray(written));
   }
 
   /** Memory for a new batch of byte lines, the first `size` bytes long: the spare, or new. */

@@ -1,6 +1,6 @@
 /**
  * Baseline: the "naive" Node FIFO server — `net.Socket({ fd })` on an
- * O_NONBLOCK FIFO descriptor, the same line splitter as the Unix socket
+ * O_NONBLOCK FIFO descriptor (opened O_RDWR, so clients may come and go), the same line splitter as the Unix socket
  * baseline, one socket.write() per message, honouring backpressure with
  * 'drain'. The out FIFO is opened (O_WRONLY|O_NONBLOCK) when first needed,
  * because that open fails with ENXIO while no client reader exists.
@@ -13,10 +13,12 @@ import net from 'node:net';
 import { commands, exitAfter, lineCounter, parseChildArgs, sendLines, status } from '../common/child.js';
 import { lineSplitter } from '../common/line-splitter.js';
 
-const { O_RDONLY, O_WRONLY, O_NONBLOCK } = constants;
+const { O_RDWR, O_WRONLY, O_NONBLOCK } = constants;
 const args = parseChildArgs();
 
-const input = new net.Socket({ fd: openSync(args.inPath, O_RDONLY | O_NONBLOCK), readable: true, writable: false });
+// O_RDWR, the usual idiom for a FIFO with many clients (Linux): holding a write end itself, the
+// server never reads end of file when every client happens to be closed at once (the in16 test).
+const input = new net.Socket({ fd: openSync(args.inPath, O_RDWR | O_NONBLOCK), readable: true, writable: false });
 input.on('error', (err) => process.stderr.write(`naive-fifo in: ${err.message}\n`));
 input.setEncoding('utf8');
 

@@ -13,13 +13,15 @@ import { lineSplitter } from '../common/line-splitter.js';
 
 const args = parseChildArgs();
 let client: net.Socket | undefined;
+// One count for all connections: the in16 test has 16 clients.
+const count = args.mode === 'in' ? lineCounter(args.n) : undefined;
 
 const server = net.createServer((sock) => {
   client = sock;
   sock.on('error', (err) => process.stderr.write(`unix-socket: ${err.message}\n`));
   sock.setEncoding('utf8');
   if (args.mode === 'in') {
-    sock.on('data', lineSplitter(lineCounter(args.n)));
+    sock.on('data', lineSplitter(count!));
   } else if (args.mode === 'echo') {
     sock.on('data', lineSplitter((line) => sock.write(line + '\n')));
   }

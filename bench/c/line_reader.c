@@ -1,21 +1,28 @@
 /*
  * line_reader SOURCE N
- *   Opens SOURCE (fifo:PATH or unix:PATH), prints OPEN, then reads and counts
+ *   Opens SOURCE (fifo:PATH, fifo-rw:PATH or unix:PATH), prints OPEN, then reads and counts
  *   lines until N have arrived. Timed at the receiver: from the read that
  *   delivered the first line to the read that completed line N; the rate is
  *   (N-1) / that interval (the same definition the Node receivers use).
- *   Checks every line is 64 bytes.
+ *   Checks every line is 64 bytes. fifo-rw opens the FIFO O_RDWR, the usual
+ *   idiom for a FIFO with many writers: holding a write end itself, the reader
+ *   never sees end of file when all writers happen to be closed at once.
  * Prints {"lines":N,"bytes":...,"bad":...,"ns":...,"rate":...} on stdout.
  */
 #include "chan.h"
 
 int main(int argc, char **argv) {
-    if (argc != 3) die_msg("usage: line_reader fifo:PATH|unix:PATH N");
+    if (argc != 3) die_msg("usage: line_reader fifo:PATH|fifo-rw:PATH|unix:PATH N");
     long long n = atoll(argv[2]);
     int fd, is_fifo;
     if (is_prefix(argv[1], "fifo:")) { fd = fifo_open_read(argv[1] + 5); is_fifo = 1; }
+    else if (is_prefix(argv[1], "fifo-rw:")) {
+        fd = open(argv[1] + 8, O_RDWR | O_CLOEXEC);
+        if (fd < 0) die("open fifo read-write");
+        is_fifo = 1;
+    }
     else if (is_prefix(argv[1], "unix:")) { fd = unix_connect(argv[1] + 5); is_fifo = 0; }
-    else die_msg("SOURCE must be fifo:PATH or unix:PATH");
+    else die_msg("SOURCE must be fifo:PATH, fifo-rw:PATH or unix:PATH");
     say("OPEN");
 
     static char buf[1 << 16];

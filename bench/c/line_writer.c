@@ -4,6 +4,8 @@
  *   MODE  stdio  buffered stdio, one fwrite() per line (the one-way C limit)
  *         bulk   write() calls of whole lines, 1024 lines (64 KiB) per call
  *                (the feeder used for the servers' "in" test)
+ *         lines  one write() per line, as real clients write (the "in16" test
+ *                runs 16 of these at once)
  *   TARGET fifo:PATH | unix:PATH
  * Prints {"lines":N,"ns":...} (writer-side time, for information) on stdout.
  */
@@ -12,10 +14,11 @@
 #define BULK_LINES 1024
 
 int main(int argc, char **argv) {
-    if (argc != 4) die_msg("usage: line_writer stdio|bulk fifo:PATH|unix:PATH N");
+    if (argc != 4) die_msg("usage: line_writer stdio|bulk|lines fifo:PATH|unix:PATH N");
     signal(SIGPIPE, SIG_IGN);
     int bulk = strcmp(argv[1], "bulk") == 0;
-    if (!bulk && strcmp(argv[1], "stdio") != 0) die_msg("MODE must be stdio or bulk");
+    int lines = strcmp(argv[1], "lines") == 0;
+    if (!bulk && !lines && strcmp(argv[1], "stdio") != 0) die_msg("MODE must be stdio, bulk or lines");
     long long n = atoll(argv[3]);
     int fd;
     if (is_prefix(argv[2], "fifo:")) fd = fifo_open_write(argv[2] + 5);
@@ -36,6 +39,8 @@ int main(int argc, char **argv) {
             write_all(fd, buf, (size_t)k * LINE_LEN);
             left -= k;
         }
+    } else if (lines) {
+        for (long long i = 0; i < n; i++) write_all(fd, line, LINE_LEN);
     } else {
         FILE *f = fdopen(fd, "w");
         if (!f) die("fdopen");

@@ -47,7 +47,10 @@ export interface Series<T> {
 
 export interface SystemResults {
   label: string;
+  /** One C writer, 64 KiB per write(). */
   in: Series<number>;
+  /** 16 C writers at once, one line per write(). Absent from results saved before it existed. */
+  in16: Series<number>;
   out: Series<number>;
   echo: Partial<Record<PinMode, Series<EchoFigure>>>;
 }

@@ -6,7 +6,7 @@
  * bench/common/child.ts. The last argument is the codec (default text): with
  * `buffer` every message is a Buffer, received as a view of the read chunk and
  * sent from one Buffer made once (the writer copies it into its batch).
- *  in    counts the 'message' events
+ *  in    counts the messages in handleMessages(), the batch hook (one call per read)
  *  out   on GO calls send() N times, waiting for 'drain' whenever needsDrain
  *        says so (the library's backpressure, as the baselines wait for the
  *        socket's 'drain'), then awaits the last send()
@@ -24,13 +24,25 @@ class Echo extends PipeIOServer<Message> {
   }
 }
 
+/** The "in" test's receiver: lines a read at a time, through the batch hook. */
+class Counter extends PipeIOServer<Message> {
+  readonly #count = lineCounter(parseChildArgs().n);
+  override handleMessages(messages: Message[]): void {
+    for (let i = 0; i < messages.length; i++) this.#count(messages[i]!);
+  }
+}
+
 const args = parseChildArgs();
 const codec = process.argv[6] === 'buffer' ? 'buffer' : 'text';
 const options = { permissions: 0o600, managePipes: true, codec } as const;
-const server = args.mode === 'echo' ? new Echo(args.inPath, args.outPath, options) : new PipeIOServer<Message>(args.inPath, args.outPath, options);
+const server =
+  args.mode === 'echo'
+    ? new Echo(args.inPath, args.outPath, options)
+    : args.mode === 'in'
+      ? new Counter(args.inPath, args.outPath, options)
+      : new PipeIOServer<Message>(args.inPath, args.outPath, options);
 const message: Message = codec === 'buffer' ? Buffer.from(MESSAGE) : MESSAGE;
 server.on('warning', (err) => process.stderr.write(`ours warning: ${err.message}\n`));
-if (args.mode === 'in') server.on('message', lineCounter(args.n));
 
 async function sendAll(): Promise<void> {
   const t0 = process.hrtime.bigint();
