@@ -5,23 +5,15 @@
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type PipeIOError, PipeIOServer, PipeReaderServer } from '../lib/index.js';
-import { bash, tempDir, waitFor } from './helpers/fixtures.js';
+import { bash, serverTracker, tempDir, waitFor } from './helpers/fixtures.js';
 
 describe('handleMessages: messages a read at a time', function () {
   this.timeout(30_000);
   let dir: string;
   let cleanup: () => void;
-  let servers: Array<{ stop(): Promise<void> }> = [];
-  const track = <S extends { stop(): Promise<void> }>(server: S): S => {
-    servers.push(server);
-    return server;
-  };
+  const track = serverTracker();
   beforeEach(() => ({ dir, cleanup } = tempDir()));
-  afterEach(async () => {
-    await Promise.all(servers.map((server) => server.stop()));
-    servers = [];
-    cleanup();
-  });
+  afterEach(() => cleanup());
 
   const expected = (n: number): string[] => Array.from({ length: n }, (_, i) => String(i + 1));
 

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import { createClient } from 'redis';
 import { BridgeError, PipeBridge, type PipeBridgeOptions, RedisTransport, type TransportState, pull, push } from '../lib/index.js';
-import { RedisServer, ReplyDropProxy, findRedisServer } from './helpers/redis.js';
+import { RedisServer, ReplyDropProxy, redisForSuite } from './helpers/redis.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CLI_MODULE = path.resolve(here, '../lib/cli/bridge.js');
@@ -95,19 +95,7 @@ describe('bridge: FIFO pairs across machines through Redis Streams', function ()
   const children = new Set<ChildProcess>();
   const cleanups: Array<() => unknown> = [];
 
-  before(async function () {
-    const binary = findRedisServer();
-    if (binary === undefined) {
-      if (process.env['CI'] === 'true') throw new Error('redis-server is not on PATH, and CI=true requires these tests: apt-get install redis-server');
-      console.log('    (skipped: redis-server is not on PATH; apt-get install redis-server to run these tests)');
-      this.skip();
-    }
-    redis = await RedisServer.start({ binary });
-  });
-
-  after(async () => {
-    await redis?.stop();
-  });
+  redisForSuite((server) => (redis = server));
 
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pipe-io-bridge-test-'));

@@ -11,25 +11,16 @@
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type PipeIOError, PipeIOServer, PipeReaderServer } from '../lib/index.js';
-import { bash, tempDir, waitFor, within } from './helpers/fixtures.js';
+import { bash, serverTracker, tempDir, waitFor, within } from './helpers/fixtures.js';
 import { type FloodConfig, describeFlood, floodProblems, runFlood } from './stress/flood.js';
 
 describe('async handleMessage: order, concurrency, backpressure', function () {
   this.timeout(60_000);
   let dir: string;
   let cleanup: () => void;
-  let servers: Array<{ stop(): Promise<void> }> = [];
-  /** Stopped after the test, also when it fails half-way. */
-  const track = <S extends { stop(): Promise<void> }>(server: S): S => {
-    servers.push(server);
-    return server;
-  };
+  const track = serverTracker();
   beforeEach(() => ({ dir, cleanup } = tempDir()));
-  afterEach(async () => {
-    await Promise.all(servers.map((server) => server.stop()));
-    servers = [];
-    cleanup();
-  });
+  afterEach(() => cleanup());
 
   for (const server of ['io', 'reader'] as const) {
     for (const concurrency of [undefined, 8]) {

@@ -7,23 +7,15 @@ import { expect } from 'chai';
 import fs from 'node:fs';
 import { setImmediate as turn } from 'node:timers/promises';
 import { PipeIOServer, PipeWriterServer } from '../lib/index.js';
-import { bash, tempDir, waitFor } from './helpers/fixtures.js';
+import { bash, serverTracker, tempDir, waitFor } from './helpers/fixtures.js';
 
 describe('replies written at once', function () {
   this.timeout(30_000);
   let dir: string;
   let cleanup: () => void;
-  let servers: Array<{ stop(): Promise<void> }> = [];
-  const track = <S extends { stop(): Promise<void> }>(server: S): S => {
-    servers.push(server);
-    return server;
-  };
+  const track = serverTracker();
   beforeEach(() => ({ dir, cleanup } = tempDir()));
-  afterEach(async () => {
-    await Promise.all(servers.map((server) => server.stop()));
-    servers = [];
-    cleanup();
-  });
+  afterEach(() => cleanup());
 
   /** A non-blocking reader of the out pipe, held by the test. */
   const openOut = (): number => fs.openSync(`${dir}/out`, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);

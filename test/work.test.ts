@@ -10,7 +10,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import { RedisTransport } from '../lib/bridge/redis.js';
-import { RedisServer, findRedisServer } from './helpers/redis.js';
+import { type RedisServer, redisForSuite } from './helpers/redis.js';
 import { CliProcess, ROOT, runPipeline, until } from './helpers/work.js';
 
 const PLUGIN = `
@@ -56,19 +56,7 @@ describe('work: any program as a worker on a topic; ls: who serves', function ()
   let count = 0;
   const procs: CliProcess[] = [];
 
-  before(async function () {
-    const binary = findRedisServer();
-    if (binary === undefined) {
-      if (process.env['CI'] === 'true') throw new Error('redis-server is not on PATH, and CI=true requires these tests: apt-get install redis-server');
-      console.log('    (skipped: redis-server is not on PATH; apt-get install redis-server to run these tests)');
-      this.skip();
-    }
-    redis = await RedisServer.start({ binary });
-  });
-
-  after(async () => {
-    await redis?.stop();
-  });
+  redisForSuite((server) => (redis = server));
 
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pipe-io-work-test-'));

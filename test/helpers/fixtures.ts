@@ -134,3 +134,21 @@ export function procState(pid: number): string | null {
     return null;
   }
 }
+
+/**
+ * For a mocha suite: returns `track(server)`, and registers an `afterEach` that stops every
+ * server tracked during the test, also when the test failed half-way. Call it before the
+ * suite's own `afterEach` that removes the folder, so that servers stop first.
+ */
+export function serverTracker(): <S extends { stop(): Promise<void> }>(server: S) => S {
+  let servers: Array<{ stop(): Promise<void> }> = [];
+  afterEach(async () => {
+    const stopping = servers;
+    servers = [];
+    await Promise.all(stopping.map((server) => server.stop()));
+  });
+  return (server) => {
+    servers.push(server);
+    return server;
+  };
+}

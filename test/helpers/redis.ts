@@ -227,3 +227,25 @@ export class ReplyDropProxy {
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 }
+
+/**
+ * For a mocha suite: a private redis-server started before the suite (handed to `use`) and
+ * stopped after it. Without redis-server on PATH the suite is skipped with a message, unless
+ * CI=true: then it fails, since CI must run these tests.
+ */
+export function redisForSuite(use: (server: RedisServer) => void): void {
+  let redis: RedisServer | undefined;
+  before(async function () {
+    const binary = findRedisServer();
+    if (binary === undefined) {
+      if (process.env['CI'] === 'true') throw new Error('redis-server is not on PATH, and CI=true requires these tests: apt-get install redis-server');
+      console.log('    (skipped: redis-server is not on PATH; apt-get install redis-server to run these tests)');
+      this.skip();
+    }
+    redis = await RedisServer.start({ binary });
+    use(redis);
+  });
+  after(async () => {
+    await redis?.stop();
+  });
+}
