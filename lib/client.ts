@@ -15,6 +15,7 @@ import { type AnyCodec, type CodecOption, type Outgoing, decodeLine, encodeBytes
 import { PipeIOError, describeErrno, errnoCode } from './errors.js';
 import type { OversizeInfo } from './events.js';
 import { MessageFeed } from './feed.js';
+import { LineSender } from './client-sender.js';
 import { ByteLineDecoder, LineDecoder, assertBytesMessage, assertMessage } from './framing.js';
 import { type ClientFolder, makeClientFolder, openSessionPipes, parseAnswer, requestSession } from './session/connect.js';
 
@@ -73,11 +74,6 @@ export interface PipeIOClientEvents<T> {
   close: [];
 }
 
-interface PendingSend {
-  data: Buffer;
-  resolve: () => void;
-  reject: (error: Error) => void;
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -123,12 +119,8 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
   #recvId: { dev: number; ino: number; uid: number } | undefined;
   /** Whether the feed paused reading; a followed pipe starts paused too. */
   #recvPaused = false;
-  #sendFd = -1;
-  #sendSocket: net.Socket | undefined;
-  #sendBroken: PipeIOError | undefined;
-  #queue: PendingSend[] = [];
-  #queueHead = 0;
-  #writing = false;
+  /** The sending side, once connected. */
+  #sender: LineSender | undefined;
   #feed: MessageFeed<T>;
   #closed: Promise<void>;
   #resolveClosed: () => void = () => {};
@@ -327,11 +319,7 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
     const decoder = isBinary(this.#codec) ? new ByteLineDecoder(this.#maxMessageBytes, hooks) : new LineDecoder(this.#maxMessageBytes, hooks);
     this.#readFrom(recvFd, decoder);
 
-    this.#sendFd = sendFd;
-    const sendSocket = new net.Socket({ fd: sendFd, readable: false, writable: true });
-    // The write callback carries the error; this listener only keeps it from being unhandled.
-    sendSocket.on('error', () => {});
-    this.#sendSocket = sendSocket;
+    this.#sender = new LineSender(this.sendPath, sendFd);
   }
 
   /** Reads the out pipe open on `fd` into `decoder`, which carries an unfinished line over from a previous pipe. */
@@ -439,17 +427,14 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
    * send pipe is closed.
    */
   async end(): Promise<void> {
-    if (this.#state !== 'open' || this.#sendSocket === undefined) return;
+    const sender = this.#sender;
+    if (this.#state !== 'open' || sender === undefined || sender.broken !== undefined) return;
     await this.#lastSend?.catch(() => {});
-    this.#sendBroken ??= new PipeIOError('ERR_SERVER_STOPPED', `The client ended its sending side (end()); nothing more is sent to '${this.sendPath}'.`, {
-      path: this.sendPath,
-    });
-    const socket = this.#sendSocket;
-    this.#sendSocket = undefined;
-    this.#sendFd = -1;
-    if (socket === undefined) return;
-    socket.destroy();
-    if (!socket.closed) await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    await sender.close(
+      new PipeIOError('ERR_SERVER_STOPPED', `The client ended its sending side (end()); nothing more is sent to '${this.sendPath}'.`, {
+        path: this.sendPath,
+      }),
+    );
   }
 
   #send(value: Outgoing<T>): Promise<void> {
@@ -459,85 +444,8 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
     } catch (error) {
       return Promise.reject(error);
     }
-    if (this.#state !== 'open') return Promise.reject(this.#closedError());
-    if (this.#sendBroken) return Promise.reject(this.#sendBroken);
-    if (!this.#writing && this.#queueHead === this.#queue.length) {
-      // Nothing queued ahead of it: try it at once, with no promise machinery to wait on.
-      const written = this.#write(data);
-      if (written === data.length) return Promise.resolve();
-      if (written < 0) return Promise.reject(this.#sendBroken!);
-      return new Promise<void>((resolve, reject) => {
-        this.#queue.push({ data, resolve, reject });
-        this.#writeRest(this.#queue[this.#queueHead]!, written);
-      });
-    }
-    return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ data, resolve, reject });
-      this.#pump();
-    });
-  }
-
-  /**
-   * One non-blocking `write(2)` from the main thread: bytes written (0 if the pipe is full),
-   * or -1 if the pipe is broken. A line up to `PIPE_BUF` goes in whole or not at all.
-   */
-  #write(data: Buffer): number {
-    try {
-      return fs.writeSync(this.#sendFd, data);
-    } catch (error) {
-      if (errnoCode(error) === 'EAGAIN') return 0;
-      this.#breakSend(error);
-      return -1;
-    }
-  }
-
-  /** The pipe is full: libuv writes the rest once the server makes room; later lines wait their turn. */
-  #writeRest(entry: PendingSend, written: number): void {
-    this.#writing = true;
-    this.#sendSocket!.write(entry.data.subarray(written), (error) => {
-      this.#writing = false;
-      if (this.#queue[this.#queueHead] !== entry) return; // close() settled it already
-      this.#queueHead++;
-      if (error) {
-        this.#breakSend(error);
-        entry.reject(this.#sendBroken!);
-      } else {
-        entry.resolve();
-      }
-      this.#pump();
-    });
-  }
-
-  #pump(): void {
-    while (!this.#writing && this.#queueHead < this.#queue.length) {
-      const entry = this.#queue[this.#queueHead]!;
-      if (this.#sendBroken || this.#state !== 'open') {
-        this.#queueHead++;
-        entry.reject(this.#sendBroken ?? this.#closedError());
-        continue;
-      }
-      const written = this.#write(entry.data);
-      if (written === entry.data.length) {
-        this.#queueHead++;
-        entry.resolve();
-      } else if (written >= 0) {
-        this.#writeRest(entry, written);
-      }
-    }
-    if (this.#queueHead === this.#queue.length) {
-      this.#queue = [];
-      this.#queueHead = 0;
-    }
-  }
-
-  #breakSend(cause: unknown): void {
-    this.#sendBroken ??= new PipeIOError(
-      'ERR_SERVER_STOPPED',
-      errnoCode(cause) === 'EPIPE'
-        ? `The server stopped reading '${this.sendPath}' (EPIPE); the message was not delivered.`
-        : `Writing to '${this.sendPath}' failed: ${describeErrno(cause)}.`,
-      { path: this.sendPath, cause },
-    );
+    if (this.#state !== 'open' || this.#sender === undefined) return Promise.reject(this.#closedError());
+    return this.#sender.send(data);
   }
 
   /**
@@ -548,22 +456,13 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
     if (this.#state === 'closed') return this.#closed;
     this.#state = 'closed';
     this.#signal?.removeEventListener('abort', this.#onAbort);
-    const error = this.#closedError();
-    const queue = this.#queue;
-    const head = this.#queueHead;
-    this.#queue = [];
-    this.#queueHead = 0;
-    for (let i = head; i < queue.length; i++) queue[i]!.reject(error);
-    const sockets = [this.#recv, this.#sendSocket].filter((s): s is net.Socket => s !== undefined);
+    const recv = this.#recv;
     this.#recv = undefined;
-    this.#sendSocket = undefined;
-    this.#sendFd = -1;
-    await Promise.all(
-      sockets.map((socket) => {
-        socket.destroy();
-        return socket.closed ? undefined : new Promise<void>((resolve) => socket.once('close', () => resolve()));
-      }),
-    );
+    recv?.destroy();
+    await Promise.all([
+      this.#sender?.close(this.#closedError()),
+      recv === undefined || recv.closed ? undefined : new Promise<void>((resolve) => recv.once('close', () => resolve())),
+    ]);
     this.#finish();
     this.#sessionFolder?.remove();
     return this.#closed;
@@ -599,7 +498,7 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
   #closedError(): PipeIOError {
     return new PipeIOError(
       'ERR_SERVER_STOPPED',
-      this.#sendBroken ? this.#sendBroken.message : `The client for '${this.sendPath}' is ${this.#state === 'closed' ? 'closed' : 'not connected: call connect() first'}.`,
+      this.#sender?.broken ? this.#sender.broken.message : `The client for '${this.sendPath}' is ${this.#state === 'closed' ? 'closed' : 'not connected: call connect() first'}.`,
       { path: this.sendPath },
     );
   }
