@@ -140,6 +140,8 @@ describe('pipe-io command line', function () {
       [['bridge', '--redis', 'notaurl', '--topic', 't'], /--redis 'notaurl' is not a URL; expected redis\[s\]:\/\/\[user:password@\]host\[:port\]\[\/db\]/],
       [['push', '--redis', 'http://h:1', 't', 'm'], /--redis 'http:\/\/h:1\/' has the scheme 'http:'/],
       [['pull', '--redis', 'redis://h/x', 't'], /not a database number/],
+      [['ls', '--redis', 'notaurl'], /--redis 'notaurl' is not a URL/],
+      [['work', '--redis', 'notaurl', '--from', 'a', '--group', 'g', '--', 'cat'], /--redis 'notaurl' is not a URL/],
     ];
     for (const [args, message] of cases) {
       const result = await finished(cli(args));

@@ -10,26 +10,17 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { PipeBridge } from '../bridge/bridge.js';
 import type { BridgeError } from '../bridge/errors.js';
-import { REDIS_URL_FORM, RedisTransport, redisUrlProblem } from '../bridge/redis.js';
+import { REDIS_URL_FORM, RedisTransport } from '../bridge/redis.js';
 import { pull } from '../bridge/topic.js';
 import type { StartPosition } from '../bridge/transport.js';
 import type { PipeIOError } from '../errors.js';
 import { Registration } from '../work/registry.js';
 import { type PrivateFolder, makePrivateFolder } from './private-folder.js';
 import { type CliCommand, type CliContext, UsageError, integerFlag, parseCommandArgs, shellQuote } from './command.js';
-
-const DEFAULT_URL = 'redis://127.0.0.1:6379';
+import { DEFAULT_REDIS_URL, redisUrl } from './redis-url.js';
 
 const redisHelp = `  --redis URL       ${REDIS_URL_FORM}
-                    (default: $REDIS_URL, else ${DEFAULT_URL})`;
-
-/** The URL to use, checked here so that a bad one is a usage error (status 2) naming where it came from. */
-function redisUrl(value: string | undefined): string {
-  const url = value ?? process.env['REDIS_URL'] ?? DEFAULT_URL;
-  const problem = redisUrlProblem(url);
-  if (problem !== undefined) throw new UsageError(`${value !== undefined ? '--redis' : 'REDIS_URL'} ${problem}.`);
-  return url;
-}
+                    (default: $REDIS_URL, else ${DEFAULT_REDIS_URL})`;
 
 function startPosition(value: string | undefined): StartPosition | undefined {
   if (value === undefined || value === 'new' || value === 'start') return value;

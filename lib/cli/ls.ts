@@ -2,9 +2,10 @@
  * `pipe-io ls`: what runs on a Redis: topics with their groups, and the live workers and bridges.
  * @module
  */
-import { REDIS_URL_FORM, RedisTransport, redisUrlProblem } from '../bridge/redis.js';
+import { REDIS_URL_FORM, RedisTransport } from '../bridge/redis.js';
 import { type ServiceInfo, listServices } from '../work/registry.js';
 import { type CliCommand, UsageError, parseCommandArgs } from './command.js';
+import { DEFAULT_REDIS_URL, redisUrl } from './redis-url.js';
 
 const usage = `Usage: pipe-io ls [--redis URL] [--json]
 
@@ -17,7 +18,7 @@ shown as dead: its entries go to a live member after its claim timeout.
 
 Options:
   --redis URL   ${REDIS_URL_FORM}
-                (default: $REDIS_URL, else redis://127.0.0.1:6379)
+                (default: $REDIS_URL, else ${DEFAULT_REDIS_URL})
   --json        one JSON object { topics, services } for scripts
   -h, --help    show this help
 `;
@@ -101,9 +102,7 @@ export const command: CliCommand = {
   async run(args, context) {
     const { values, positionals } = parseCommandArgs(args, { redis: { type: 'string' }, json: { type: 'boolean' } });
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'.`);
-    const url = values.redis ?? process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-    const problem = redisUrlProblem(url);
-    if (problem !== undefined) throw new UsageError(`${values.redis !== undefined ? '--redis' : 'REDIS_URL'} ${problem}.`);
+    const url = redisUrl(values.redis);
     const transport = new RedisTransport({ url, connectTimeoutMs: 5000 });
     try {
       const services = await listServices(transport);

@@ -24,6 +24,19 @@ export function warner(context: CliContext): (text: string) => void {
 }
 
 /**
+ * For a program that could not be started: says so and gives the status a shell gives, 127
+ * (not found) or 126 (not executable); any other error is thrown on.
+ */
+export function cannotRun(error: unknown, program: string, warn: (text: string) => void): number {
+  const code = errnoCode(error);
+  if (code === 'ENOENT' || code === 'EACCES') {
+    warn(`cannot run '${program}': ${code === 'ENOENT' ? 'command not found' : 'permission denied'}.`);
+    return code === 'ENOENT' ? 127 : 126;
+  }
+  throw error;
+}
+
+/**
  * Starts the plugin with `stdio: 'pipe'`, its stdout and stderr going to our stderr (our stdout
  * carries only messages) and its warnings reported. A command that cannot run is said so on
  * stderr and answered with the status a shell gives: 127 (not found) or 126 (not executable).
@@ -34,12 +47,7 @@ export async function startPlugin<T>(program: string, args: readonly string[], o
   try {
     plugin = await spawnPlugin<T>(program, args, { ...options, stdio: 'pipe' });
   } catch (error) {
-    const code = errnoCode(error);
-    if (code === 'ENOENT' || code === 'EACCES') {
-      warn(`cannot run '${program}': ${code === 'ENOENT' ? 'command not found' : 'permission denied'}.`);
-      return code === 'ENOENT' ? 127 : 126;
-    }
-    throw error;
+    return cannotRun(error, program, warn);
   }
   plugin.stdout!.pipe(context.stderr, { end: false });
   plugin.stderr!.pipe(context.stderr, { end: false });

@@ -2,13 +2,13 @@
  * `pipe-io work`: any stdin/stdout program (or JSON-RPC plugin) as a worker on a topic.
  * @module
  */
-import os from 'node:os';
-import { REDIS_URL_FORM, redisUrlProblem } from '../bridge/redis.js';
-import { errnoCode } from '../errors.js';
+import { REDIS_URL_FORM } from '../bridge/redis.js';
 import type { PluginExit } from '../plugin/types.js';
 import type { WorkerCodec } from '../work/types.js';
 import { Worker } from '../work/worker.js';
 import { type CliCommand, UsageError, integerFlag, parseCommandArgs } from './command.js';
+import { cannotRun, describeExit, signalNumber, warner } from './plugin-process.js';
+import { DEFAULT_REDIS_URL, redisUrl } from './redis-url.js';
 
 const usage = `Usage: pipe-io work --from TOPIC --group NAME [--to TOPIC] [OPTIONS] -- COMMAND [ARGS...]
 
@@ -39,7 +39,7 @@ Two ways to talk to COMMAND:
 
 Options:
   --redis URL         ${REDIS_URL_FORM}
-                      (default: $REDIS_URL, else redis://127.0.0.1:6379)
+                      (default: $REDIS_URL, else ${DEFAULT_REDIS_URL})
   --from TOPIC        the topic read
   --group NAME        the consumer group sharing it
   --to TOPIC          the topic the output goes to (default: stdout)
@@ -78,12 +78,6 @@ Example (two stages, any number of machines):
   pipe-io work --redis redis://hub:6379 --from raw --to upper --group up -- tr a-z A-Z
   pipe-io work --redis redis://hub:6379 --from upper --group show -- grep -v '^#'
 `;
-
-const signalNumber = (signal: string): number => os.constants.signals[signal as NodeJS.Signals] ?? 0;
-
-function describe(exit: PluginExit): string {
-  return exit.signal ? `was killed by ${exit.signal}` : `exited with status ${exit.code}`;
-}
 
 /** `--meta` takes an optional KEY: parseArgs cannot, so it is taken out first. */
 function takeMeta(args: string[]): { args: string[]; meta: string | undefined } {
@@ -135,9 +129,7 @@ export const command: CliCommand = {
     if (program === undefined) throw new UsageError('no command to run: pipe-io work --from TOPIC --group NAME [--to TOPIC] -- COMMAND [ARGS...]');
     if (!values.from) throw new UsageError('--from TOPIC is required.');
     if (!values.group) throw new UsageError('--group NAME is required.');
-    const url = values.redis ?? process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-    const problem = redisUrlProblem(url);
-    if (problem !== undefined) throw new UsageError(`${values.redis !== undefined ? '--redis' : 'REDIS_URL'} ${problem}.`);
+    const url = redisUrl(values.redis);
     const codec = (values.codec ?? 'text') as WorkerCodec;
     if (!['text', 'json', 'yaml'].includes(codec)) throw new UsageError(`--codec must be text, json or yaml, got '${codec}'.`);
     if (meta !== undefined && codec === 'text') throw new UsageError('--meta needs --codec json or yaml: a text line has nowhere to carry it.');
@@ -147,8 +139,8 @@ export const command: CliCommand = {
     const restart = values.restart ?? 'never';
     if (restart !== 'never' && restart !== 'on-failure') throw new UsageError(`--restart must be 'never' or 'on-failure', got '${restart}'.`);
     const maxLen = values['max-len'] === undefined ? undefined : integerFlag('max-len', values['max-len'], 0, 1);
-    const { stdout, stderr, name } = context;
-    const say = (text: string): void => void stderr.write(`pipe-io ${name}: ${text}\n`);
+    const { stdout } = context;
+    const say = warner(context);
 
     const worker = new Worker({
       redis: url,
@@ -173,17 +165,12 @@ export const command: CliCommand = {
       registryTtlMs: integerFlag('ttl', values.ttl, 10_000, 100),
     });
     worker.on('warning', (error) => say(`warning: ${error.message}`));
-    worker.on('restart', ({ attempt, delay, previous }) => say(`the program ${describe(previous)}; restarting it in ${delay} ms (${attempt}).`));
+    worker.on('restart', ({ attempt, delay, previous }) => say(`the program ${describeExit(previous)}; restarting it in ${delay} ms (${attempt}).`));
     worker.on('output', (line) => void stdout.write(`${line}\n`));
     try {
       await worker.start();
     } catch (error) {
-      const code = errnoCode(error);
-      if (code === 'ENOENT' || code === 'EACCES') {
-        say(`cannot run '${program}': ${code === 'ENOENT' ? 'command not found' : 'permission denied'}.`);
-        return code === 'ENOENT' ? 127 : 126;
-      }
-      throw error;
+      return cannotRun(error, program, say);
     }
     say(`${worker.name}: ${values.from} -> ${values.to ?? 'stdout'} in group '${values.group}' (${worker.mode})`);
     const stoppedBySignal = new Promise<'signal'>((resolve) => {
@@ -198,7 +185,7 @@ export const command: CliCommand = {
     }
     const exit = first;
     if (exit.code === 0) return 0;
-    say(`the program ${describe(exit)}${restart === 'on-failure' ? `; giving up after ${exit.restarts} restarts` : ''}.`);
+    say(`the program ${describeExit(exit)}${restart === 'on-failure' ? `; giving up after ${exit.restarts} restarts` : ''}.`);
     return exit.code ?? 128 + signalNumber(exit.signal ?? '');
   },
 };

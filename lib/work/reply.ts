@@ -17,16 +17,10 @@ import { type PluginHandle, spawnPlugin } from '../plugin/handle.js';
 import type { PluginExit } from '../plugin/types.js';
 import { RpcError, RpcErrorCodes } from '../rpc/errors.js';
 import { RpcPeer } from '../rpc/peer.js';
-import type { Stage, StageContext, StageInput } from './stage.js';
+import type { ProgramOptions, Stage, StageContext, StageInput } from './stage.js';
 
 /** @internal How a reply stage runs its program. */
-export interface ReplyStageOptions {
-  readonly command: string;
-  readonly args: readonly string[];
-  readonly env: NodeJS.ProcessEnv;
-  readonly restart: 'never' | 'on-failure';
-  readonly maxRestarts: number;
-  readonly gracePeriod: number;
+export interface ReplyStageOptions extends ProgramOptions {
   readonly method: string;
   readonly from: string;
 }

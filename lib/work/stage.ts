@@ -7,6 +7,16 @@ import type { BridgeError } from '../bridge/errors.js';
 import type { PluginExit } from '../plugin/types.js';
 import type { WorkerMeta } from './types.js';
 
+/** @internal The program a stage runs and how it is supervised, whatever the stage talks to it. */
+export interface ProgramOptions {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly env: NodeJS.ProcessEnv;
+  readonly restart: 'never' | 'on-failure';
+  readonly maxRestarts: number;
+  readonly gracePeriod: number;
+}
+
 /** @internal One entry to hand to the program: its id, its value (a string for text), and the line for a stdio program. */
 export interface StageInput {
   readonly id: string;

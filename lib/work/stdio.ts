@@ -33,16 +33,10 @@ import { BridgeError } from '../bridge/errors.js';
 import { LineDecoder } from '../framing.js';
 import { Supervisor } from '../plugin/supervisor.js';
 import type { PluginExit } from '../plugin/types.js';
-import type { Stage, StageContext, StageInput } from './stage.js';
+import type { ProgramOptions, Stage, StageContext, StageInput } from './stage.js';
 
 /** @internal How a stdio stage runs its program. */
-export interface StdioStageOptions {
-  readonly command: string;
-  readonly args: readonly string[];
-  readonly env: NodeJS.ProcessEnv;
-  readonly restart: 'never' | 'on-failure';
-  readonly maxRestarts: number;
-  readonly gracePeriod: number;
+export interface StdioStageOptions extends ProgramOptions {
   readonly lineBuffered: boolean;
   /** The program writes exactly one line per line it reads, in order: see {@link StdioStage}. */
   readonly oneToOne: boolean;

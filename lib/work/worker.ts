@@ -19,7 +19,7 @@ import { decodeLine, jsonCodec, yamlCodec } from '../codec.js';
 import type { PluginExit } from '../plugin/types.js';
 import { Registration } from './registry.js';
 import { ReplyStage } from './reply.js';
-import type { Stage, StageContext, StageInput } from './stage.js';
+import type { ProgramOptions, Stage, StageContext, StageInput } from './stage.js';
 import { StdioStage } from './stdio.js';
 import type { WorkerCodec, WorkerEvents, WorkerMeta, WorkerMode, WorkerOptions, WorkerState, WorkerStats } from './types.js';
 
@@ -100,7 +100,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       PIPE_IO_FROM: options.from,
       ...(options.to === undefined ? {} : { PIPE_IO_TO: options.to }),
     };
-    const common = {
+    const common: ProgramOptions = {
       command: options.command,
       args: options.args ?? [],
       env,
