@@ -25,6 +25,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PipeIOServer } from '../../lib/index.js';
 import { commands, exitAfter, status } from '../common/child.js';
+import { measureIdle } from '../common/idle.js';
 
 class Echo extends PipeIOServer {
   override handleMessage(message: string): Promise<void> {
@@ -74,12 +75,7 @@ histogram.disable();
 clearInterval(probe);
 const mem = process.memoryUsage();
 // What the idle servers cost: CPU time over one second in which nothing is sent.
-const idleHistogram = monitorEventLoopDelay({ resolution: 1 });
-idleHistogram.enable();
-const cpu0 = process.cpuUsage();
-await sleep(1000);
-const cpu = process.cpuUsage(cpu0);
-idleHistogram.disable();
+const idle = await measureIdle();
 
 status('READY', {
   count,
@@ -89,8 +85,8 @@ status('READY', {
   rssMB: mem.rss / MB,
   rssBeforeMB: rssBefore / MB,
   heapMB: mem.heapUsed / MB,
-  idleCpuPct: (cpu.user + cpu.system) / 1e4,
-  idleMaxBlockMs: idleHistogram.max / 1e6,
+  idleCpuPct: idle.cpuPct,
+  idleMaxBlockMs: idle.maxBlockMs,
 });
 
 commands({

@@ -18,6 +18,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PipeIOServer, PipeSessionServer } from '../../lib/index.js';
 import { Proc } from '../common/proc.js';
+import { measureIdle } from '../common/idle.js';
 import { median } from '../common/stats.js';
 
 const [dir, countArg, echoArg, warmArg, connectsArg, lightArg, sessionClient, echoClient] = process.argv.slice(2);
@@ -67,12 +68,7 @@ await holder.expect('OPEN', 300_000);
 const connectAllMs = performance.now() - t0;
 await sleep(300);
 const rss = process.memoryUsage().rss;
-const idleHistogram = monitorEventLoopDelay({ resolution: 1 });
-idleHistogram.enable();
-const cpu0 = process.cpuUsage();
-await sleep(1000);
-const cpu = process.cpuUsage(cpu0);
-idleHistogram.disable();
+const idle = await measureIdle();
 histogram.disable();
 const sessionEcho = await runJson('session echo', sessionClient, ['echo', `${dir}/s`, String(echoM), String(warmup)]);
 const open = server.sessions.size;
@@ -114,8 +110,8 @@ process.stdout.write(
       maxBlockMs: ns(histogram),
       rssMB: Math.round((rss / MB) * 10) / 10,
       rssBeforeMB: Math.round((rssBefore / MB) * 10) / 10,
-      idleCpuPct: Math.round(((cpu.user + cpu.system) / 1e6) * 1000) / 10,
-      idleMaxBlockMs: ns(idleHistogram),
+      idleCpuPct: Math.round(idle.cpuPct * 10) / 10,
+      idleMaxBlockMs: Math.round(idle.maxBlockMs * 100) / 100,
       echo: { rtps: sessionEcho.rtps, p50_us: sessionEcho.p50_us, p99_us: sessionEcho.p99_us },
     },
     connects: { n: Math.ceil(connects / 4) * 4, ms: Math.round(connectMs), perSec: Math.round((Math.ceil(connects / 4) * 4 * 1000) / connectMs) },
