@@ -7,6 +7,7 @@
  * @module
  */
 import { createRequire } from 'node:module';
+import { messageOf } from './errors.js';
 
 type YamlModule = typeof import('yaml');
 let yamlModule: YamlModule | undefined;
@@ -208,7 +209,7 @@ export class CodecError extends Error {
         : line.length > 200
           ? `${line.slice(0, 200)}…`
           : line;
-    super(`A received line could not be decoded and was skipped (${cause instanceof Error ? cause.message : String(cause)}): ${JSON.stringify(shown)}`, {
+    super(`A received line could not be decoded and was skipped (${messageOf(cause)}): ${JSON.stringify(shown)}`, {
       cause,
     });
     this.name = 'CodecError';

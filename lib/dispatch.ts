@@ -7,7 +7,7 @@
  * {@link Backlog}, which pauses reading once it is full, the same way a lagging iterator does.
  * @module
  */
-import { PipeIOError } from './errors.js';
+import { PipeIOError, messageOf } from './errors.js';
 import { Backlog, type FlowGate } from './feed.js';
 import type { ResolvedOptions } from './options.js';
 import { isSendPromise } from './writer.js';
@@ -32,10 +32,6 @@ interface Slot {
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /**
@@ -190,7 +186,7 @@ export class HandlerDispatch<T> {
   }
 
   #failed(error: unknown): void {
-    this.warn(new PipeIOError('ERR_HANDLER', `A message handler failed: ${describe(error)}`, { path: this.path, cause: error }));
+    this.warn(new PipeIOError('ERR_HANDLER', `A message handler failed: ${messageOf(error)}`, { path: this.path, cause: error }));
   }
 
   /**

@@ -68,6 +68,11 @@ export function errnoCode(error: unknown): string | undefined {
     : undefined;
 }
 
+/** The message of anything thrown: an Error's message, or the value as a string. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 /** Plain words for the errno codes a user can meet when a pipe is created or opened. */
 export function describeErrno(error: unknown): string {
   const code = errnoCode(error);
@@ -84,6 +89,6 @@ export function describeErrno(error: unknown): string {
     case 'ENAMETOOLONG':
       return 'the path is too long (ENAMETOOLONG)';
     default:
-      return error instanceof Error ? error.message : String(error);
+      return messageOf(error);
   }
 }

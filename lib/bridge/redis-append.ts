@@ -3,10 +3,11 @@
  * that a batch sent again after a lost reply is not appended twice.
  * @module
  */
+import { messageOf } from '../errors.js';
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BridgeError, closedError } from './errors.js';
-import { type Failure, type RedisConnection, messageOf } from './redis-link.js';
+import { type Failure, type RedisConnection } from './redis-link.js';
 
 /**
  * Appends one batch exactly once. KEYS: stream, producer key. ARGV: batch number, TTL of the

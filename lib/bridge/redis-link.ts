@@ -69,10 +69,6 @@ export function safeUrl(url: string): string {
   }
 }
 
-export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 /** How the transport sees one failed command. */
 export type Failure = 'closed' | 'reply' | 'connection';
 

@@ -4,9 +4,10 @@
  * connection of its own.
  * @module
  */
+import { messageOf } from '../errors.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BridgeError, closedError } from './errors.js';
-import { type Failure, type RedisConnection, compareStreamIds, messageOf, text } from './redis-link.js';
+import { type Failure, type RedisConnection, compareStreamIds, text } from './redis-link.js';
 import type { BroadcastSubscription, ClaimOptions, QueueSubscription, ReadOptions, Subscription, TopicEntry, TopicReader } from './transport.js';
 
 /** @internal What readers need from their transport. */

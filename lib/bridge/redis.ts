@@ -23,12 +23,13 @@
  * Not for Redis Cluster: the append script touches the stream and the producer key together.
  * @module
  */
+import { messageOf } from '../errors.js';
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BridgeError, closedError } from './errors.js';
 import { StreamAppender } from './redis-append.js';
-import { type Failure, Link, type RedisConnection, type RedisModule, loadRedis, messageOf, redisUrlProblem, safeUrl } from './redis-link.js';
+import { type Failure, Link, type RedisConnection, type RedisModule, loadRedis, redisUrlProblem, safeUrl } from './redis-link.js';
 import { RedisBroadcastReader, RedisQueueReader, type ReaderContext, type RedisReader } from './redis-readers.js';
 import type { Subscription, TopicReader, Transport, TransportEvents, TransportState } from './transport.js';
 

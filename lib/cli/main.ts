@@ -9,6 +9,7 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
+import { messageOf } from '../errors.js';
 import { type CliContext, UsageError } from './command.js';
 import { commands } from './commands.js';
 
@@ -94,7 +95,7 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`pipe-io ${name}: ${error.message}\nTry 'pipe-io ${name} --help'.\n`);
       return 2;
     }
-    process.stderr.write(`pipe-io ${name}: error: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`pipe-io ${name}: error: ${messageOf(error)}\n`);
     return 1;
   } finally {
     process.off('SIGINT', onSignal);

@@ -5,6 +5,7 @@
  * batch's last request is answered.
  * @module
  */
+import { messageOf } from '../errors.js';
 import { RpcError, type RpcErrorObject, RpcErrorCodes, RpcWarning } from './errors.js';
 import type { RpcErrorMessage, RpcId, RpcNotificationMessage, RpcParams, RpcRequestMessage, RpcResultMessage } from './protocol.js';
 
@@ -260,7 +261,3 @@ export class Dispatcher<P> {
   }
 }
 
-/** @internal */
-export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

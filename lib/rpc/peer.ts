@@ -7,7 +7,8 @@ import { EventEmitter } from 'node:events';
 import type { PluginExit } from '../plugin/index.js';
 import { PendingCalls } from './calls.js';
 import { type ChannelLink, type RpcChannel, linkChannel } from './channel.js';
-import { type Batch, Dispatcher, errorReply, messageOf } from './dispatch.js';
+import { messageOf } from '../errors.js';
+import { type Batch, Dispatcher, errorReply } from './dispatch.js';
 import { RpcError, RpcErrorCodes, RpcWarning } from './errors.js';
 import { type RpcErrorMessage, type RpcId, type RpcParams, type RpcResultMessage, classify } from './protocol.js';
 
