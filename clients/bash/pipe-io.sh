@@ -276,7 +276,9 @@ pipe_io_session_id=
 _pipe_io_session_cleanup() {
     if [[ -n $_pipe_io_session_folder ]]; then
         rm -f -- "$_pipe_io_session_folder/in" "$_pipe_io_session_folder/out"
-        rmdir -- "$_pipe_io_session_folder" 2>/dev/null
+        # The server removes the folder too, and may have already: under `set -e` a failed
+        # rmdir here would end the caller's script.
+        rmdir -- "$_pipe_io_session_folder" 2>/dev/null || true
     fi
     _pipe_io_session_folder=
     return 0
