@@ -48,12 +48,16 @@ function echoServer(dir: string, options: PipeSessionServerOptions = {}): { serv
 
 const asNobody = (command: string, args: string[]): [string, string[]] => ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', command, ...args]];
 
-/** The README's bash lines, between its session-snippet markers, with its folder replaced by `dir`. */
-function readmeSnippet(dir: string): string {
-  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-  const block = /<!-- session-snippet -->\n```bash\n([\s\S]*?)```\n<!-- \/session-snippet -->/.exec(readme);
-  if (block === null) throw new Error('README: no session snippet');
-  return block[1]!.replaceAll('/run/myapp', dir);
+/**
+ * The bash lines of docs/sessions.md, between its session-snippet markers (a doc-test directive
+ * may stand between the opening marker and the fence). They name the sessions folder `sessions`,
+ * relative: the caller runs them in the folder that holds it.
+ */
+function guideSnippet(): string {
+  const guide = fs.readFileSync(path.join(ROOT, 'docs', 'sessions.md'), 'utf8');
+  const block = /<!-- session-snippet -->\n(?:<!-- doc-test: [^\n]* -->\n)?```bash\n([\s\S]*?)```\n<!-- \/session-snippet -->/.exec(guide);
+  if (block === null) throw new Error('docs/sessions.md: no session snippet between <!-- session-snippet --> markers');
+  return block[1]!;
 }
 
 describe('sessions', function () {
@@ -69,13 +73,14 @@ describe('sessions', function () {
     w.cleanup();
   });
 
-  it("opens a session with the README's five bash lines; peer is the folder's owner, as the kernel says", async () => {
+  it("opens a session with the guide's five bash lines; peer is the folder's owner, as the kernel says", async () => {
     const echo = echoServer(w.dir);
     server = echo.server;
     await server.start();
-    const snippet = readmeSnippet(w.dir);
+    const snippet = guideSnippet();
     expect(snippet.trim().split('\n')).to.have.length.of.at.most(5);
-    const result = await within(bash(`${snippet}\necho "$status $version $id|$reply"`).done, 10_000, 'the snippet');
+    expect(path.basename(w.dir)).to.equal('sessions');
+    const result = await within(bash(`cd '${w.base}'\n${snippet}\necho "$status $version $id|$reply"`).done, 10_000, 'the snippet');
     expect(result.stderr).to.equal('');
     expect(result.stdout.trim()).to.equal(`ok 1 ${echo.seen[0]!.id}|you said: hello`);
     expect(echo.seen[0]!.peer).to.deep.equal({ uid: process.getuid!(), gid: process.getgid!() });
@@ -379,8 +384,8 @@ int main(int argc, char **argv) {
     const echo = echoServer(w.dir);
     server = echo.server;
     await server.start();
-    const v2 = readmeSnippet(w.dir).replace('pipe-io-session 1', 'pipe-io-session 2');
-    const result = await within(bash(`${v2.split('\n').slice(0, 4).join('\n')}\necho "$status $version $id"; read -r more <&4 || echo EOF`).done, 10_000, 'the v2 client');
+    const v2 = guideSnippet().replace('pipe-io-session 1', 'pipe-io-session 2');
+    const result = await within(bash(`cd '${w.base}'\n${v2.split('\n').slice(0, 4).join('\n')}\necho "$status $version $id"; read -r more <&4 || echo EOF`).done, 10_000, 'the v2 client');
     expect(result.stdout).to.equal('refused version 2 is not spoken here; this server speaks version 1\nEOF\n');
     spawnSync('bash', ['-c', `echo 'hello there' > ${w.dir}/connect`]);
     await waitFor(() => echo.warnings.some((e) => e.message.includes('bad connect request')), 'the warning');
