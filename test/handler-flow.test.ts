@@ -134,10 +134,17 @@ describe('async handleMessage: order, concurrency, backpressure', function () {
   });
 
   it('stop() lets the handlers finish what was read before it (pending and queued), and their replies still go out', async () => {
+    const started: string[] = [];
     const done: string[] = [];
+    // The lines after 'go' wait for the gate, opened only once stop() has been called: so stop()
+    // certainly meets one of them pending and the rest read or still in the pipe, on any machine
+    // (a sleep here let a loaded CI machine finish them all first).
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
     class Slow extends PipeIOServer {
       override async handleMessage(message: string): Promise<void> {
-        await sleep(20);
+        started.push(message);
+        if (message !== 'go') await gate;
         done.push(message);
         await this.send(`done ${message}`);
       }
@@ -147,9 +154,11 @@ describe('async handleMessage: order, concurrency, backpressure', function () {
     const reader = bash(`exec 3< "$OUT"; printf 'go\\n' > "$IN"; cat <&3`, { IN: `${dir}/in`, OUT: `${dir}/out` });
     await waitFor(() => done.length === 1, 'the first message');
     await bash(`seq 1 10 > "$IN"`, { IN: `${dir}/in` }).done;
-    await sleep(30); // read, one of them pending and the rest queued
-    expect(done.length).to.be.below(11);
-    await server.stop();
+    await waitFor(() => started.length === 2, 'the next message pending');
+    const stopping = server.stop();
+    expect(done).to.deep.equal(['go']);
+    open();
+    await stopping;
     expect(done).to.deep.equal(['go', ...Array.from({ length: 10 }, (_, i) => String(i + 1))]);
     const client = await within(reader.done, 5000, 'the client sees end of stream');
     expect(client.stdout).to.equal(['go', ...Array.from({ length: 10 }, (_, i) => String(i + 1))].map((m) => `done ${m}\n`).join(''));
