@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PipeIOServer } from '../lib/index.js';
-import { recreated, sleep } from './helpers/fixtures.js';
+import { holdsPipeAt, recreated, sleep } from './helpers/fixtures.js';
 import { MovedPipeServer, type NextPipe } from './helpers/moved-pipe.js';
 
 // This file runs from dist/test/.
@@ -132,22 +132,6 @@ function until(condition: () => boolean, client: Run, ms = 40_000): Promise<void
   });
 }
 
-/** Whether process `pid` has the FIFO now at `fifo` open (that inode, not an older one deleted from there). */
-function readsPipeAt(pid: number, fifo: string): boolean {
-  try {
-    const { dev, ino } = fs.statSync(fifo);
-    return fs.readdirSync(`/proc/${pid}/fd`).some((fd) => {
-      try {
-        const target = fs.statSync(`/proc/${pid}/fd/${fd}`);
-        return target.dev === dev && target.ino === ino;
-      } catch {
-        return false; // closed meanwhile
-      }
-    });
-  } catch {
-    return false; // the path is between deletion and remaking, or the process is gone
-  }
-}
 
 function haveCommand(command: string): boolean {
   return spawnSync(command, ['--version'], { stdio: 'ignore' }).error === undefined;
@@ -557,7 +541,7 @@ for (const kind of KINDS) {
           // A client finds the new pipe when it reaches end of stream on the old one; deleted
           // again before that (a slow machine), the path is empty and the client rightly takes
           // the server for stopped (client rule 3). So each deletion waits for the client.
-          await until(() => readsPipeAt(running.child.pid!, outPath), running, 10_000);
+          await until(() => holdsPipeAt(running.child.pid!, outPath), running, 10_000);
         }
         await sleep(50);
       } finally {

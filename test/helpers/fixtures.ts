@@ -152,3 +152,20 @@ export function serverTracker(): <S extends { stop(): Promise<void> }>(server: S
     return server;
   };
 }
+
+/** Whether process `pid` has the FIFO now at `fifo` open (that inode, not an older one deleted from there). */
+export function holdsPipeAt(pid: number, fifo: string): boolean {
+  try {
+    const { dev, ino } = fs.statSync(fifo);
+    return fs.readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      try {
+        const target = fs.statSync(`/proc/${pid}/fd/${fd}`);
+        return target.dev === dev && target.ino === ino;
+      } catch {
+        return false; // closed meanwhile
+      }
+    });
+  } catch {
+    return false; // the path is between deletion and remaking, or the process is gone
+  }
+}

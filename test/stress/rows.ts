@@ -8,7 +8,7 @@ import { getEventListeners, once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PipeIOServer, type PipeIOError, type PipeIOServerOptions } from '../../lib/index.js';
-import { recreated } from '../helpers/fixtures.js';
+import { holdsPipeAt, recreated } from '../helpers/fixtures.js';
 import {
   type ChildConfig,
   type Client,
@@ -23,7 +23,6 @@ import {
   blockedSyscall,
   countsFromSummary,
   fdCount,
-  holdsPipeAt,
   makeMessage,
   mib,
   percentile,
