@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { procState, sleep, waitFor, within } from './helpers/fixtures.js';
+import { killGroup, procState, sleep, waitFor, within } from './helpers/fixtures.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const FIXTURES = path.join(HERE, 'fixtures');
@@ -65,13 +65,7 @@ describe('plugins do not outlive their host', function () {
 
   afterEach(() => {
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    for (const pgid of groups) {
-      try {
-        process.kill(-pgid, 'SIGKILL');
-      } catch {
-        // gone, as it should be
-      }
-    }
+    for (const pgid of groups) killGroup(pgid);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PipeIOClient, PipeIOError, type PipeSession, PipeSessionServer, type PipeSessionServerOptions, RpcPeer } from '../lib/index.js';
-import { bash, fdsInto, run, sleep, tempDir, waitFor, within } from './helpers/fixtures.js';
+import { bash, fdsInto, killGroup, run, sleep, tempDir, waitFor, within } from './helpers/fixtures.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CLIENTS = path.join(ROOT, 'clients');
@@ -136,11 +136,7 @@ describe('sessions', function () {
       // The bound is not the claim: 20 s on a quiet 2-CPU machine, over 50 s beside 4 busy loops.
       await within(new Promise((resolve) => launcher.on('exit', resolve)), 150_000, '200 clients');
     } finally {
-      try {
-        process.kill(-launcher.pid!, 'SIGKILL');
-      } catch {
-        // Already gone: every client exited.
-      }
+      killGroup(launcher.pid!);
     }
     const results = Array.from({ length: 200 }, (_, i) => {
       const read = (ext: string): string => fs.readFileSync(path.join(run200, `${i}.${ext}`), 'utf8');

@@ -8,12 +8,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import MarkdownIt from 'markdown-it';
 import type Token from 'markdown-it/lib/token.mjs';
+import { repoRoot } from './fixtures.js';
 
-/** The checkout: dist/test/helpers/ is three levels down. */
-export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+/** The checkout (from fixtures.ts), for the doc tests that import it from here. */
+export { repoRoot };
 
 /** The Markdown files whose examples are tested, relative to the checkout; docs/*.md is expanded. */
 const DOC_PATTERNS = ['README.md', 'docs/*.md', 'clients/README.md', 'bench/README.md'];
@@ -110,7 +110,8 @@ export interface DocFile {
   errors: string[];
 }
 
-const markdown = new MarkdownIt({ html: true });
+/** The parser typedoc uses, set as typedoc sets it (HTML allowed): the docs are read as the site reads them. */
+export const markdown = new MarkdownIt({ html: true });
 
 const DIRECTIVE = /^<!--\s*doc-test:(.*?)-->$/s;
 const TOKEN = /\s*([A-Za-z_][\w-]*)(?:=("(?:[^"\\]|\\.)*"|[^\s"]+))?/y;

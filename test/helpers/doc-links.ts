@@ -3,11 +3,9 @@
  * (github-slugger is the slug code GitHub's own rendering is matched against), for the link check
  * of the docs.
  */
-import MarkdownIt from 'markdown-it';
 import GithubSlugger from 'github-slugger';
 import type Token from 'markdown-it/lib/token.mjs';
-
-const markdown = new MarkdownIt({ html: true });
+import { markdown } from './doc-blocks.js';
 
 /** One link or image target, where it is written. */
 export interface Link {

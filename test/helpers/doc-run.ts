@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import ts from 'typescript';
 import { type Block, type Scenario, type Step, normalizeText, repoRoot } from './doc-blocks.js';
+import { killGroup } from './fixtures.js';
 import { RedisServer } from './redis.js';
 
 const DEFAULT_TIMEOUT_MS = 20_000;
@@ -302,14 +303,6 @@ function writeFile(file: string, text: string): string {
 
 function describeExit(exit: { code: number | null; signal: NodeJS.Signals | null }): string {
   return exit.signal !== null ? `signal ${exit.signal}` : `code ${exit.code}`;
-}
-
-function killGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // The group is gone already.
-  }
 }
 
 function groupAlive(pid: number): boolean {

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { PipeIOServer } from '../../lib/index.js';
 
 /** The checkout: dist/test/helpers/ is three levels down. */
-const root = fileURLToPath(new URL('../../../', import.meta.url));
+export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** A fresh folder under the system temp dir; removed by the returned cleanup. */
 export function tempDir(prefix = 'pipe-io-test-'): { dir: string; cleanup: () => void } {
@@ -26,7 +26,7 @@ export function tempDir(prefix = 'pipe-io-test-'): { dir: string; cleanup: () =>
 export function coreForOthers(): { server: string; cleanup: () => void } {
   const { dir, cleanup } = tempDir('pipe-io-core-');
   for (const part of ['package.json', 'dist/lib', 'build/Release/pipe_io_native.node', 'node_modules/fs-ext']) {
-    fs.cpSync(path.join(root, part), path.join(dir, part), { recursive: true });
+    fs.cpSync(path.join(repoRoot, part), path.join(dir, part), { recursive: true });
   }
   // Readable by all, folders searchable by all, whatever the umask: the copy holds nothing secret.
   const chmod = spawnSync('chmod', ['-R', 'a+rX', dir], { encoding: 'utf8' });
@@ -167,5 +167,14 @@ export function holdsPipeAt(pid: number, fifo: string): boolean {
     });
   } catch {
     return false; // the path is between deletion and remaking, or the process is gone
+  }
+}
+
+/** Sends `signal` to the process group `pgid` (a child spawned `detached`, and all it started); a group already gone is fine. */
+export function killGroup(pgid: number, signal: NodeJS.Signals = 'SIGKILL'): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // The group is gone already.
   }
 }

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RedisTransport } from '../../lib/bridge/redis.js';
 import { pull } from '../../lib/bridge/topic.js';
+import { killGroup } from './fixtures.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** dist/lib/cli/main.js */
@@ -56,11 +57,7 @@ export class CliProcess {
 
   /** SIGKILL to the process and its group: cleanup. */
   killGroup(): void {
-    try {
-      process.kill(-this.pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
+    killGroup(this.pid);
   }
 }
 
