@@ -48,6 +48,14 @@ export interface PipeReaderHooks {
   end?(): void;
 }
 
+/**
+ * The memory every reader of the process reads into: one pipe's worth (a read never returns
+ * more). One is enough because a read and its callback run together on the main thread, and
+ * the callback is done with the bytes when it returns: text is decoded (copied), bytes are
+ * copied out. The default path cost a 64 KiB allocation per read, shrunk to what was read.
+ */
+const READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024);
+
 /** One read descriptor and the partial line it has read. */
 interface Source {
   readonly handle: FifoHandle;
@@ -104,7 +112,26 @@ export class PipeReader {
   }
 
   #attach(handle: FifoHandle): void {
-    const socket = new net.Socket({ fd: handle.openReader(), readable: true, writable: false });
+    const binary = isBinary(this.codec);
+    // `onread`: libuv reads straight into READ_BUFFER and the callback decodes it there, with
+    // no Buffer allocated per read, no Readable queue and no 'data' event (see READ_BUFFER).
+    // Documented for `new net.Socket()` since nodejs/node#54194 (it always worked there);
+    // @types/node still lists it for connect() only.
+    const options: net.SocketConstructorOpts & { onread: net.OnReadOpts } = {
+      fd: handle.openReader(),
+      readable: true,
+      writable: false,
+      onread: {
+        buffer: READ_BUFFER,
+        callback: (length, buffer) => {
+          // Byte lines are handed out as views of the chunk, so they get memory of their own
+          // (Node's pool for short reads); text is decoded, hence copied, before this returns.
+          source.decoder.push(binary ? Buffer.from(buffer.subarray(0, length)) : (buffer as Buffer).subarray(0, length));
+          return true;
+        },
+      },
+    };
+    const socket = new net.Socket(options);
     const decoderHooks = {
       line: this.hooks.message,
       lines: this.hooks.messages,
@@ -113,13 +140,12 @@ export class PipeReader {
     const source: Source = {
       handle,
       socket,
-      decoder: isBinary(this.codec)
+      decoder: binary
         ? new ByteLineDecoder(this.options.maxMessageBytes, decoderHooks)
         : new LineDecoder(this.options.maxMessageBytes, decoderHooks),
       ended: false,
     };
     this.#sources.add(source);
-    socket.on('data', (chunk: Buffer) => source.decoder.push(chunk));
     socket.on('end', () => {
       // Every writer has closed: an unfinished line is a message of its own.
       source.ended = true;
@@ -204,14 +230,11 @@ export class PipeReader {
 
   /**
    * Lines clients wrote before the stop are delivered, even while reading is paused (a
-   * lagging iterator): what a socket holds, then what the kernel holds, read through the
-   * anchor. Bounded by the pipe's size. A line still unfinished is dropped.
+   * lagging iterator): what the kernel holds, read through the anchor (a socket holds
+   * nothing: each read is decoded as it arrives). Bounded by the pipe's size. A line still
+   * unfinished is dropped.
    */
   #deliverRest(): void {
-    for (const source of this.#sources) {
-      // read() emits 'data', whose listener feeds the decoder.
-      while (!source.ended && source.socket.readableLength > 0 && source.socket.read() !== null);
-    }
     for (const handle of this.#handles) {
       let latest: Source | undefined;
       for (const source of this.#sources) if (source.handle === handle && !source.ended) latest = source;

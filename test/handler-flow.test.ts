@@ -37,12 +37,12 @@ describe('async handleMessage: order, concurrency, backpressure', function () {
   }
 
   it('calls a synchronous handler right from the read, for every line: no promise or microtask per message', async () => {
-    // Called synchronously, a handler's stack reaches down to the socket's 'data' event;
-    // called from a promise reaction or a microtask, it starts there.
+    // Called synchronously, a handler's stack reaches down to Node's read callback for the
+    // pipe (onStreamRead); called from a promise reaction or a microtask, it starts there.
     const fromRead: boolean[] = [];
     class Sync extends PipeReaderServer {
       override handleMessage(message: string): number {
-        fromRead.push(new Error().stack!.includes('Socket.emit'));
+        fromRead.push(new Error().stack!.includes('onStreamRead'));
         return message.length; // not a promise: takes no slot
       }
     }
