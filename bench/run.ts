@@ -2,7 +2,7 @@
  * `npm run bench`: pipe-io-server against the C limit and two Node baselines,
  * side by side in one run, 64-byte messages.
  *
- *   node dist/bench/run.js [--smoke] [--runs K] [--n N] [--echo M] [--scale COUNT]
+ *   node dist/bench/run.js [--smoke] [--runs K] [--n N] [--echo M] [--echo-repeats R] [--scale COUNT]
  *                          [--systems ours,ours-buffer,c,unix,naive] [--pin same,cross|none]
  *                          [--profile] [--assert] [--verbose]
  *
@@ -19,7 +19,10 @@
  *          M times (after a warm-up): round trips/s, p50, p99. Run with client
  *          and server pinned to one CPU ("same") and to different CPUs
  *          ("cross"): on this kind of VM a cross-CPU wake-up costs ~50 µs,
- *          and unpinned runs flip between the two at random.
+ *          and unpinned runs flip between the two at random. Echo is measured
+ *          R times (default 3) per system, pin and round, alternating the
+ *          systems' order, so its figures are medians of K x R runs: one echo
+ *          run moves ±10% from the next on this VM, more than the gaps it shows.
  *   ours-buffer runs in and out with codec 'buffer' (Buffer messages), beside
  *          ours with the default text codec.
  *   sessions  a PipeSessionServer (bench/sessions/host.ts) with max(COUNT, 1000)
@@ -73,6 +76,8 @@ interface Options {
   n: number;
   echoRounds: number;
   echoWarmup: number;
+  /** Echo measurements per system, pin and round: echo moves ±10% from one run to the next on this VM, more than the gaps it is there to show. */
+  echoRepeats: number;
   scaleCount: number;
   scaleDirs: string[] | undefined;
   dir: string;
@@ -90,7 +95,7 @@ interface Options {
 function usage(message?: string): never {
   if (message) process.stderr.write(`bench: ${message}\n`);
   process.stderr.write(
-    'usage: node dist/bench/run.js [--smoke] [--runs K] [--n N] [--echo M] [--warmup W]\n' +
+    'usage: node dist/bench/run.js [--smoke] [--runs K] [--n N] [--echo M] [--warmup W] [--echo-repeats R]\n' +
       '                             [--scale COUNT] [--scale-dirs DIR,DIR] [--dir DIR]\n' +
       '                             [--systems ours,ours-buffer,c,unix,naive] [--tests in,in16,out,echo,scale,bridge,rpc,work,sessions]\n' +
       '                             [--rpc-n N]\n' +
@@ -109,6 +114,7 @@ function parseOptions(argv: string[]): Options {
     n: smoke ? 20_000 : 5_000_000,
     echoRounds: smoke ? 1_000 : 50_000,
     echoWarmup: smoke ? 100 : 2_000,
+    echoRepeats: smoke ? 1 : 3,
     scaleCount: smoke ? 100 : 1_000,
     scaleDirs: undefined,
     dir: os.tmpdir(),
@@ -142,6 +148,9 @@ function parseOptions(argv: string[]): Options {
         break;
       case '--warmup':
         o.echoWarmup = int(a, argv[++i], 0);
+        break;
+      case '--echo-repeats':
+        o.echoRepeats = int(a, argv[++i], 1);
         break;
       case '--scale':
         o.scaleCount = int(a, argv[++i], 0);
@@ -509,6 +518,7 @@ const results: BenchResults = {
     messageBytes: 64,
     echoRounds: opts.echoRounds,
     echoWarmup: opts.echoWarmup,
+    echoRepeats: opts.echoRepeats,
     scaleCount: opts.systems.includes('ours') ? opts.scaleCount : 0,
     pinModes,
     tests: opts.tests,
@@ -529,7 +539,7 @@ const withScale = opts.tests.includes('scale') && opts.systems.includes('ours') 
 const flowTests = (['in', 'in16', 'out'] as const).filter((t) => opts.tests.includes(t));
 const echoPins = opts.tests.includes('echo') ? pinModes : [];
 const stepsPerRound =
-  opts.systems.length * flowTests.length + opts.systems.filter(hasEcho).length * echoPins.length + (withScale ? SCALE_DIRS.length : 0);
+  opts.systems.length * flowTests.length + opts.systems.filter(hasEcho).length * echoPins.length * opts.echoRepeats + (withScale ? SCALE_DIRS.length : 0);
 // The bridge runs once, after the rounds (it takes its own runs and medians), when Redis is here.
 const redisServer = opts.tests.includes('bridge') || opts.tests.includes('work') ? findRedisServer() : undefined;
 const totalSteps =
@@ -584,10 +594,11 @@ for (let run = 1; run <= opts.runs; run++) {
       if (v !== undefined) results.systems[sys]![test].runs.push(v);
     }
   }
-  for (const pin of echoPins) {
-    for (const sys of order.filter(hasEcho)) {
+  for (let repeat = 1; repeat <= opts.echoRepeats; repeat++) for (const pin of echoPins) {
+    // Alternating the systems within the round too: a slow spell of the VM hits them alike.
+    for (const sys of repeat % 2 === 1 ? order.filter(hasEcho) : order.filter(hasEcho).reverse()) {
       const v = await runStep(
-        `${tag}  echo  ${name(sys)} ${pin.padEnd(5)}`,
+        `${tag}  echo  ${name(sys)} ${pin.padEnd(5)}${opts.echoRepeats > 1 ? ` (${repeat}/${opts.echoRepeats})` : ''}`,
         () => measureEcho(sys, pin, run),
         (e) => `${fmtRate(e.rtps)} rt/s  p50 ${fmtUs(e.p50_us)} µs  p99 ${fmtUs(e.p99_us)} µs`,
       );
@@ -808,7 +819,7 @@ results.durationSec = Math.round((Date.now() - t0) / 100) / 10;
 const lines: string[] = [];
 const echoHead = pinModes.map((p) => `echo ${p} rt/s | p50 µs | p99 µs`).join(' | ');
 lines.push('');
-lines.push(`64-byte messages; medians of ${opts.runs} run(s); in/out N=${opts.n.toLocaleString('en-US')}, echo ${opts.echoRounds.toLocaleString('en-US')} round trips`);
+lines.push(`64-byte messages; medians of ${opts.runs} run(s) (echo: ${opts.runs * opts.echoRepeats}); in/out N=${opts.n.toLocaleString('en-US')}, echo ${opts.echoRounds.toLocaleString('en-US')} round trips`);
 lines.push(`echo pinning: ${pinModes.map((p) => `${p} = ${PIN_LABELS[p]}`).join('; ')}`);
 lines.push('');
 lines.push(`| system | in lines/s (${IN_PATTERN.in}) | in lines/s (${IN_PATTERN.in16}) | out lines/s | ${echoHead} |`);

@@ -108,6 +108,8 @@ export interface BenchResults {
     messageBytes: number;
     echoRounds: number;
     echoWarmup: number;
+    /** Echo runs per system, pin and round (absent in results written before it existed: 1). */
+    echoRepeats?: number;
     scaleCount: number;
     pinModes: PinMode[];
     tests: string[];
