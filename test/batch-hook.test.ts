@@ -82,7 +82,13 @@ describe('handleMessages: messages a read at a time', function () {
         if (calls === 1) throw new Error('thrown');
         if (calls === 2) return Promise.reject(new Error('rejected'));
         maxPending = Math.max(maxPending, ++pending);
-        return sleep(5).then(() => void pending--);
+        // Held until another batch is pending beside it (or 500 ms): a fixed 5 ms let a slow
+        // machine finish each batch before the next read, so "overlapped" depended on the clock.
+        return (async () => {
+          for (let waited = 0; pending < 2 && waited < 500; waited++) await sleep(1);
+          await sleep(1);
+          pending--;
+        })();
       }
     }
     const server = track(new Batched(`${dir}/in`, { concurrency: 4 }));
