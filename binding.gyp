@@ -2,7 +2,8 @@
   "targets": [
     {
       "target_name": "pipe_io_native",
-      "sources": ["native/mkfifo.c"],
+      "sources": ["native/addon.c", "native/mkfifo.c", "native/inotify.c"],
+      "defines": ["NAPI_VERSION=8"],
       "cflags": ["-Wall", "-Wextra", "-Werror"]
     },
     {

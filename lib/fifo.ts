@@ -15,10 +15,10 @@
  * @module
  */
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import { getSystemErrorName } from 'node:util';
 import fsExt from 'fs-ext';
 import { PipeIOError, describeErrno, errnoCode } from './errors.js';
+import { native } from './native.js';
 import { checkFolder, foreignFifoError, grantsMoreThan, serverUid } from './safety.js';
 import { takeTurn } from './turns.js';
 import { type PathWatch, watchPath } from './watch.js';
@@ -40,15 +40,6 @@ function wakeOpeners(inode: number): void {
   }
 }
 
-interface NativeBinding {
-  mkfifo(path: string, mode: number, done: (errno: number) => void): void;
-}
-
-// Node has no mkfifo(2). The mkfifo utility would cost a fork and exec per pipe; a tiny
-// N-API addon (native/mkfifo.c, built by node-gyp at install like fs-ext) runs mkfifo(2)
-// on the threadpool, where its cost (a millisecond on ext4) never holds the event loop.
-const native = createRequire(import.meta.url)('../../build/Release/pipe_io_native.node') as NativeBinding;
-
 /** How a pipe is created and owned. */
 export interface FifoOptions {
   /** Mode bits of FIFOs the server creates, applied exactly (the umask does not change them). */
@@ -64,7 +55,12 @@ function systemError(errno: number, path: string): Error {
   return Object.assign(new Error(`${code}: mkfifo '${path}'`), { code, errno: -errno, syscall: 'mkfifo', path });
 }
 
-/** Creates a FIFO with exactly `mode`; rejects with a Node-style system error (`code`, `errno`, `path`). */
+/**
+ * Creates a FIFO with exactly `mode`; rejects with a Node-style system error (`code`, `errno`, `path`).
+ * Node has no mkfifo(2), and the mkfifo utility would cost a fork and exec per pipe: the addon
+ * (native/mkfifo.c) runs it on the threadpool, where its cost (a millisecond on ext4) never
+ * holds the event loop.
+ */
 export function makeFifo(path: string, mode: number): Promise<void> {
   return new Promise((resolve, reject) => {
     native.mkfifo(path, mode, (errno) => (errno === 0 ? resolve() : reject(systemError(errno, path))));
@@ -98,9 +94,14 @@ export class FifoHandle {
     this.dev = stats.dev;
   }
 
-  /** Opens a new descriptor on this very inode, even if the path now names something else. */
+  /** A path to this very inode (through the anchor), even if the path now names something else. */
+  get inodePath(): string {
+    return `/proc/self/fd/${this.fd}`;
+  }
+
+  /** Opens a new descriptor on this very inode. */
   #reopen(flags: number): number {
-    return fs.openSync(`/proc/self/fd/${this.fd}`, flags | O_NONBLOCK);
+    return fs.openSync(this.inodePath, flags | O_NONBLOCK);
   }
 
   /** A fresh non-blocking read descriptor. Never blocks: a FIFO opens for reading at once. */
@@ -452,12 +453,13 @@ export class OwnedFifo implements FifoSource {
   }
 
   /**
-   * Checks the path whenever its folder reports a change to it (inotify), or every
-   * `intervalMs` where inotify cannot serve. 0 turns watching off. Never keeps the process alive.
+   * Checks the path whenever inotify reports a change to it, or every `intervalMs` where
+   * inotify cannot serve. 0 turns watching off. Never keeps the process alive.
    */
   watch(intervalMs: number): void {
     if (intervalMs <= 0 || this.#watch !== undefined || this.#released) return;
     this.#watch = watchPath(this.path, intervalMs, () => void this.check());
+    this.#watch.follow(this.#current.inodePath);
   }
 
   #warnOnce(error: PipeIOError): void {
@@ -488,6 +490,8 @@ export class OwnedFifo implements FifoSource {
         return;
       }
       if (stats !== null && !stats.isFIFO()) {
+        // Our inode's watch tells nothing about this file: only polling sees it go.
+        this.#watch?.poll();
         this.#warnOnce(
           new PipeIOError(
             'ERR_NOT_A_FIFO',
@@ -501,7 +505,8 @@ export class OwnedFifo implements FifoSource {
       try {
         next = await acquireFifo(this.path, this.options);
       } catch (error) {
-        // Its folder may be gone, and an inotify watch dies with its folder: poll until it is back.
+        // Its folder may be gone (its watch with it), or the path is not ours to serve, which our
+        // inode's watch cannot tell: poll until it is back.
         this.#watch?.poll();
         if (error instanceof PipeIOError && error.code === 'ERR_PIPE_UNSAFE') {
           // Someone else's FIFO, or an unsafe folder: never served; say why, keep the clients we have.
@@ -525,6 +530,7 @@ export class OwnedFifo implements FifoSource {
       this.#warned = undefined;
       const previous = this.#current;
       this.#current = next;
+      this.#watch?.follow(next.inodePath);
       this.hooks.replaced(next, previous);
     } finally {
       this.#checking = false;

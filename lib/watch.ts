@@ -1,36 +1,43 @@
 /**
  * Noticing that a pipe's path changed, cheaply.
  *
- * One inotify watch (`fs.watch`) per folder serves every pipe in it: a thousand servers
- * whose pipes share a folder cost one watch, and an idle server costs nothing at all.
- * Polling each path instead cost a quarter of a core for 1,000 idle servers (2,000 lstat
- * calls four times a second) and stalled the event loop when the timers fired together.
+ * Two kinds of inotify watch (see `inotify.ts` for why not `fs.watch`):
+ * - the FIFO's own inode, for what changes which inode its path names: its link count drops
+ *   when the path is deleted or another file is renamed over it (`IN_ATTRIB`), or it is renamed
+ *   away (`IN_MOVE_SELF`). The owner moves this watch to each new inode it serves ({@link
+ *   PathWatch.follow}). Events of reads and writes are not asked for, so clients pay nothing.
+ * - the folder, for its own end only (deleted or moved): one watch per folder serves every
+ *   pipe in it.
+ * An idle server costs nothing at all. Polling each path instead cost a quarter of a core for
+ * 1,000 idle servers (2,000 lstat calls four times a second) and stalled the event loop when
+ * the timers fired together.
  *
- * Where inotify cannot serve (its limits are reached, or the folder itself was deleted,
- * which ends its watch, and Linux does not always say so) the folder falls back to
- * polling every `intervalMs`: the owner of a pipe that cannot be made again asks for it.
+ * Where inotify cannot serve (its limits are reached, the folder was deleted or moved, which
+ * ends its watch, or the path names something other than the pipe served, whose inode tells
+ * nothing about the path) the folder falls back to polling every `intervalMs`: the owner asks
+ * for it.
  * @module
  */
-import fs from 'node:fs';
 import path from 'node:path';
+import { IN, type InotifyWatch, addWatch } from './inotify.js';
 
 type Check = () => void;
 
 class FolderWatch {
   readonly #entries = new Map<string, Set<Check>>();
-  #watcher: fs.FSWatcher | undefined;
+  #watcher: InotifyWatch | undefined;
   #timer: NodeJS.Timeout | undefined;
-  #ino: number | undefined;
 
   constructor(
     readonly folder: string,
     private readonly intervalMs: number,
   ) {
     try {
-      this.#ino = fs.statSync(folder).ino;
-      // Not persistent: a watch must never keep a process alive on its own.
-      this.#watcher = fs.watch(folder, { persistent: false }, (_event, name) => this.#changed(name));
-      this.#watcher.on('error', () => this.poll());
+      this.#watcher = addWatch(folder, IN.DELETE_SELF | IN.MOVE_SELF | IN.ONLYDIR, () => {
+        // The folder was deleted or moved, which ends its watch, or events were lost.
+        this.poll();
+        this.all();
+      });
     } catch {
       this.poll();
     }
@@ -52,26 +59,7 @@ class FolderWatch {
     if (checks?.size === 0) this.#entries.delete(name);
   }
 
-  #changed(name: string | Buffer | null): void {
-    if (name === null) return this.#all();
-    const entry = String(name);
-    // The folder's own name: it may have been deleted or moved, which ends the inotify watch.
-    if (entry === path.basename(this.folder) && !this.#stillThere()) {
-      this.poll();
-      return this.#all();
-    }
-    for (const check of this.#entries.get(entry) ?? []) check();
-  }
-
-  #stillThere(): boolean {
-    try {
-      return fs.statSync(this.folder).ino === this.#ino;
-    } catch {
-      return false;
-    }
-  }
-
-  #all(): void {
+  all(): void {
     for (const checks of this.#entries.values()) for (const check of checks) check();
   }
 
@@ -80,7 +68,7 @@ class FolderWatch {
     this.#watcher?.close();
     this.#watcher = undefined;
     if (this.#timer === undefined && this.intervalMs > 0) {
-      this.#timer = setInterval(() => this.#all(), this.intervalMs).unref();
+      this.#timer = setInterval(() => this.all(), this.intervalMs).unref();
     }
   }
 
@@ -94,32 +82,48 @@ const folders = new Map<string, FolderWatch>();
 
 /** A path being watched. */
 export interface PathWatch {
+  /**
+   * Watches `inode` (a path to it, such as `/proc/self/fd/N`) as the one the path names now,
+   * instead of the one followed before.
+   */
+  follow(inode: string): void;
   /** Stops watching. */
   stop(): void;
-  /** Switches the path's folder to polling (its inotify watch may be dead). */
+  /** Switches the path's folder to polling (inotify cannot tell about the path any more). */
   poll(): void;
 }
 
 /**
- * Calls `check` whenever something happens to the entry at `file` (created, deleted,
- * renamed, replaced). `intervalMs` is the polling period used where inotify cannot
- * serve; 0 means no polling.
+ * Calls `check` whenever the entry at `file` may have changed (deleted, renamed, replaced, or
+ * its folder gone), once {@link PathWatch.follow} has named the inode it should name.
+ * `intervalMs` is the polling period used where inotify cannot serve; 0 means no polling.
  */
 export function watchPath(file: string, intervalMs: number, check: Check): PathWatch {
   const folder = path.dirname(path.resolve(file));
   const name = path.basename(file);
-  let watch = folders.get(folder);
-  if (!watch) folders.set(folder, (watch = new FolderWatch(folder, intervalMs)));
-  watch.add(name, check);
-  const owner = watch;
+  let owner = folders.get(folder);
+  if (!owner) folders.set(folder, (owner = new FolderWatch(folder, intervalMs)));
+  owner.add(name, check);
+  const watch = owner;
+  let inode: InotifyWatch | undefined;
   return {
+    follow(target) {
+      inode?.close();
+      inode = undefined;
+      try {
+        inode = addWatch(target, IN.ATTRIB | IN.MOVE_SELF | IN.DELETE_SELF, check);
+      } catch {
+        watch.poll();
+      }
+    },
     stop() {
-      owner.remove(name, check);
-      if (owner.size === 0 && folders.get(folder) === owner) {
-        owner.close();
+      inode?.close();
+      watch.remove(name, check);
+      if (watch.size === 0 && folders.get(folder) === watch) {
+        watch.close();
         folders.delete(folder);
       }
     },
-    poll: () => owner.poll(),
+    poll: () => watch.poll(),
   };
 }

@@ -19,6 +19,8 @@
 #include <unistd.h>
 #include <node_api.h>
 
+#include "addon.h"
+
 static int make_fifo(const char *path, mode_t mode) {
   struct stat st;
   if (mkfifo(path, mode) != 0) return errno;
@@ -101,9 +103,8 @@ static napi_value mkfifo_async(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
+void mkfifo_register(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "mkfifo", NAPI_AUTO_LENGTH, mkfifo_async, NULL, &fn);
   napi_set_named_property(env, exports, "mkfifo", fn);
-  return exports;
 }

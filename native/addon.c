@@ -1,0 +1,8 @@
+/* pipe_io_native: mkfifo(2) on the threadpool (mkfifo.c) and an inotify watch with a chosen mask (inotify.c). */
+#include "addon.h"
+
+NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
+  mkfifo_register(env, exports);
+  inotify_register(env, exports);
+  return exports;
+}
