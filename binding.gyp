@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "pipe_io_native",
-      "sources": ["native/addon.c", "native/mkfifo.c", "native/inotify.c"],
+      "sources": ["native/addon.c", "native/mkfifo.c", "native/inotify.c", "native/fd.c"],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-Wall", "-Wextra", "-Werror"]
     },

@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import { PipeIOError, describeErrno, errnoCode } from './errors.js';
+import { socketFd } from './native.js';
 
 interface PendingSend {
   data: Buffer;
@@ -32,6 +33,7 @@ export class LineSender {
     readonly path: string,
     fd: number,
   ) {
+    fd = socketFd(fd);
     this.#fd = fd;
     const socket = new net.Socket({ fd, readable: false, writable: true });
     // The write callback carries the error; this listener only keeps it from being unhandled.

@@ -15,6 +15,7 @@ import { type AnyCodec, type CodecOption, type Outgoing, decodeLine, encodeBytes
 import { PipeIOError, describeErrno, errnoCode } from './errors.js';
 import type { OversizeInfo } from './events.js';
 import { MessageFeed } from './feed.js';
+import { socketFd } from './native.js';
 import { LineSender } from './client-sender.js';
 import { ByteLineDecoder, LineDecoder, assertBytesMessage, assertMessage } from './framing.js';
 import { type ClientFolder, makeClientFolder, openSessionPipes, parseAnswer, requestSession } from './session/connect.js';
@@ -324,6 +325,7 @@ export class PipeIOClient<T = string> extends EventEmitter<PipeIOClientEvents<T>
 
   /** Reads the out pipe open on `fd` into `decoder`, which carries an unfinished line over from a previous pipe. */
   #readFrom(fd: number, decoder: LineDecoder | ByteLineDecoder): void {
+    fd = socketFd(fd);
     const stats = fs.fstatSync(fd);
     this.#recvId = { dev: stats.dev, ino: stats.ino, uid: this.#recvId?.uid ?? stats.uid };
     const recv = new net.Socket({ fd, readable: true, writable: false });

@@ -3,7 +3,10 @@
  * Node cannot do, or cannot do cheaply enough, for FIFOs.
  * @module
  */
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import { getSystemErrorName } from 'node:util';
+import { isMainThread } from 'node:worker_threads';
 
 /** An open inotify instance (an external value owned by `native/inotify.c`). */
 export type NativeInotify = object & { readonly __brand?: 'NativeInotify' };
@@ -24,7 +27,28 @@ export interface NativeBinding {
   inotifyRemove(inotify: NativeInotify, wd: number): void;
   /** Closes the instance: no event is delivered after it, and it must not be used again. */
   inotifyClose(inotify: NativeInotify): void;
+  /** fcntl(F_DUPFD_CLOEXEC): a new descriptor, or `-errno`. */
+  dupFd(fd: number): number;
 }
 
 /** The addon, loaded once. */
 export const native = createRequire(import.meta.url)('../../build/Release/pipe_io_native.node') as NativeBinding;
+
+/**
+ * `fd` (from `fs.openSync`), made fit for a `net.Socket` to own: libuv will close it, not
+ * `fs.closeSync`. In a worker thread Node tracks what `fs.openSync` returns until `fs.closeSync`,
+ * and closes what is still tracked when the worker exits: a descriptor libuv closed would be
+ * closed again by number, whatever it belongs to by then (and Node warns each time the number
+ * comes back). There, the socket gets an untracked duplicate and `fd` is closed; on the main
+ * thread nothing is tracked and `fd` is returned as it is.
+ */
+export function socketFd(fd: number): number {
+  if (isMainThread) return fd;
+  const copy = native.dupFd(fd);
+  fs.closeSync(fd);
+  if (copy < 0) {
+    const code = getSystemErrorName(copy);
+    throw Object.assign(new Error(`${code}: dup of descriptor ${fd}`), { code, errno: copy, syscall: 'fcntl' });
+  }
+  return copy;
+}

@@ -19,6 +19,7 @@ import { type AnyCodec, isBinary, resolveCodec } from './codec.js';
 import { PipeIOError } from './errors.js';
 import type { OversizeInfo, ReaderEvents, RecreateInfo } from './events.js';
 import { type AcquireFifo, FifoHandle, type FifoSource, OwnedFifo } from './fifo.js';
+import { socketFd } from './native.js';
 import { ByteLineDecoder, LineDecoder, type LineDecoderHooks } from './framing.js';
 import { MessageInbox } from './inbox.js';
 import { PipeServerBase } from './lifecycle.js';
@@ -118,7 +119,7 @@ export class PipeReader {
     // Documented for `new net.Socket()` since nodejs/node#54194 (it always worked there);
     // @types/node still lists it for connect() only.
     const options: net.SocketConstructorOpts & { onread: net.OnReadOpts } = {
-      fd: handle.openReader(),
+      fd: socketFd(handle.openReader()),
       readable: true,
       writable: false,
       onread: {

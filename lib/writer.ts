@@ -27,6 +27,7 @@ import { type AcquireFifo, FifoHandle, type FifoSource, OwnedFifo } from './fifo
 import { type AnyCodec, type Outgoing, bufferCodec, encodeBytes, isBinary, resolveCodec, textCodec } from './codec.js';
 import { assertBytesMessage, assertMessage, joinLines } from './framing.js';
 import { PipeServerBase } from './lifecycle.js';
+import { socketFd } from './native.js';
 import { type ResolvedOptions, type WriterOptions, resolveOptions } from './options.js';
 
 /**
@@ -245,7 +246,7 @@ export class PipeWriter {
   }
 
   #attach(handle: FifoHandle): void {
-    const fd = handle.openWriter();
+    const fd = socketFd(handle.openWriter());
     const socket = new net.Socket({ fd, readable: false, writable: true });
     socket.on('error', () => {
       // The write callback carries the error; this listener only keeps it from being unhandled.

@@ -1,0 +1,37 @@
+/*
+ * A descriptor Node does not track, for a net.Socket to own.
+ *
+ * In a worker thread Node tracks every descriptor fs.open() returns until fs.close() closes it
+ * (trackUnmanagedFds, on by default) and closes what is still tracked when the worker exits.
+ * A descriptor handed to net.Socket is closed by libuv, never by fs.close(), so it stays
+ * tracked: Node warns "opened in unmanaged mode twice" when the number comes back, and at the
+ * worker's exit closes that number again, whatever it then belongs to (another thread's socket).
+ * A duplicate made here was never tracked; the original is closed with fs.close().
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <node_api.h>
+
+#include "addon.h"
+
+/* dupFd(fd: number): a new close-on-exec descriptor (the lowest free number), or -errno */
+static napi_value dup_fd(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  int32_t fd = -1;
+  int copy;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok) {
+    napi_throw_type_error(env, NULL, "dupFd(fd: number)");
+    return NULL;
+  }
+  copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  napi_create_int32(env, copy < 0 ? -errno : copy, &result);
+  return result;
+}
+
+void fd_register(napi_env env, napi_value exports) {
+  napi_value fn;
+  napi_create_function(env, "dupFd", NAPI_AUTO_LENGTH, dup_fd, NULL, &fn);
+  napi_set_named_property(env, exports, "dupFd", fn);
+}
