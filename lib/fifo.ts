@@ -16,7 +16,6 @@
  */
 import fs from 'node:fs';
 import { getSystemErrorName } from 'node:util';
-import fsExt from 'fs-ext';
 import { PipeIOError, describeErrno, errnoCode } from './errors.js';
 import { native } from './native.js';
 import { checkFolder, foreignFifoError, grantsMoreThan, serverUid } from './safety.js';
@@ -275,11 +274,11 @@ function lockFifo(path: string, seen: fs.Stats, managed: boolean): FifoHandle | 
         cause: error,
       });
     }
-    try {
-      fsExt.flockSync(fd, 'exnb');
-    } catch (error) {
+    const locked = native.flockExclusive(fd);
+    if (locked !== 0) {
       fs.closeSync(fd);
-      const code = errnoCode(error);
+      const code = getSystemErrorName(locked);
+      const error = Object.assign(new Error(`${code}: flock '${path}'`), { code, errno: locked, syscall: 'flock', path });
       if (code === 'EAGAIN' || code === 'EWOULDBLOCK') {
         throw new PipeIOError(
           'ERR_PIPE_IN_USE',

@@ -1,6 +1,6 @@
 /**
- * The project's N-API addon (`native/`, built by node-gyp at install, like fs-ext): what
- * Node cannot do, or cannot do cheaply enough, for FIFOs.
+ * The project's N-API addon (`native/`, built by node-gyp at install): what Node cannot do,
+ * or cannot do cheaply enough, for FIFOs. Context-aware, so it loads in worker threads too.
  * @module
  */
 import fs from 'node:fs';
@@ -29,6 +29,8 @@ export interface NativeBinding {
   inotifyClose(inotify: NativeInotify): void;
   /** fcntl(F_DUPFD_CLOEXEC): a new descriptor, or `-errno`. */
   dupFd(fd: number): number;
+  /** flock(LOCK_EX | LOCK_NB): 0 once held, or `-errno` (`-EWOULDBLOCK` while another holds it). */
+  flockExclusive(fd: number): number;
 }
 
 /** The addon, loaded once. */

@@ -1,6 +1,6 @@
 /*
  * pipe_io_native: mkfifo(2) on the threadpool (mkfifo.c), inotify with a chosen mask (inotify.c),
- * and descriptors Node does not track (fd.c).
+ * and flock(2) and descriptors Node does not track (fd.c).
  */
 #include "addon.h"
 

@@ -7,7 +7,7 @@
 void mkfifo_register(napi_env env, napi_value exports);
 /* inotifyOpen, inotifyAdd, inotifyRemove, inotifyClose: native/inotify.c */
 void inotify_register(napi_env env, napi_value exports);
-/* dupFd: native/fd.c */
+/* dupFd, flockExclusive: native/fd.c */
 void fd_register(napi_env env, napi_value exports);
 
 #endif

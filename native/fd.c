@@ -1,6 +1,11 @@
 /*
- * A descriptor Node does not track, for a net.Socket to own.
+ * Descriptor calls Node lacks: a lock, and a descriptor Node does not track.
  *
+ * flock(2) holds a pipe's ownership lock (see lib/fifo.ts). It was fs-ext's, whose addon is not
+ * context-aware: loading it in a worker thread after the main thread had crashed the process
+ * (V8 "Check failed: node->IsInUse()" in its init).
+ *
+ * dupFd() makes a descriptor for a net.Socket to own.
  * In a worker thread Node tracks every descriptor fs.open() returns until fs.close() closes it
  * (trackUnmanagedFds, on by default) and closes what is still tracked when the worker exits.
  * A descriptor handed to net.Socket is closed by libuv, never by fs.close(), so it stays
@@ -10,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <node_api.h>
 
 #include "addon.h"
@@ -30,8 +36,27 @@ static napi_value dup_fd(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* flockExclusive(fd: number): 0 once the exclusive lock is held, or -errno (-EWOULDBLOCK: another holds it); never waits */
+static napi_value flock_exclusive(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  int32_t fd = -1;
+  int status;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok) {
+    napi_throw_type_error(env, NULL, "flockExclusive(fd: number)");
+    return NULL;
+  }
+  do status = flock(fd, LOCK_EX | LOCK_NB);
+  while (status != 0 && errno == EINTR);
+  napi_create_int32(env, status == 0 ? 0 : -errno, &result);
+  return result;
+}
+
 void fd_register(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "dupFd", NAPI_AUTO_LENGTH, dup_fd, NULL, &fn);
   napi_set_named_property(env, exports, "dupFd", fn);
+  napi_create_function(env, "flockExclusive", NAPI_AUTO_LENGTH, flock_exclusive, NULL, &fn);
+  napi_set_named_property(env, exports, "flockExclusive", fn);
 }

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
+import { PipeIOServer } from '../lib/index.js';
 import { bash, tempDir, within } from './helpers/fixtures.js';
 
 /**
@@ -15,7 +16,12 @@ describe('servers in worker threads', function () {
   let dir: string;
   let cleanup: () => void;
   beforeEach(() => ({ dir, cleanup } = tempDir()));
-  afterEach(() => cleanup());
+  let after: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const step of after) await step();
+    after = [];
+    cleanup();
+  });
 
   /** A worker running a server on `name`: it reports each message, a deleted pipe coming back, and Node's warnings. */
   let warnings: string[];
@@ -63,6 +69,11 @@ describe('servers in worker threads', function () {
 
   for (const stop of [true, false]) {
     it(`serves, hears of a deleted pipe at once, and ends cleanly ${stop ? 'after stop()' : 'without stop() (exit)'}`, async () => {
+      // The main thread serves too, as an app would: the addon is loaded here before the workers
+      // load it (fs-ext's addon, not context-aware, crashed the process at that point).
+      const main = new PipeIOServer(`${dir}/main-in`, `${dir}/main-out`);
+      await main.start();
+      after.push(() => main.stop());
       const workers = [serverWorker('a'), serverWorker('b')];
       await Promise.all(workers.map((w) => within(next(w, (v) => v === 'ready'), 10_000, 'worker ready')));
       const got = next(workers[0]!, (v) => typeof v === 'object' && v !== null && 'message' in v);

@@ -21,11 +21,11 @@ export function tempDir(prefix = 'pipe-io-test-'): { dir: string; cleanup: () =>
  * A copy of the library's core (the servers, without the Redis bridge) that any user can load,
  * for code a test runs as another user (`nobody`): the checkout itself may sit in a folder only
  * its owner can enter (root's home, a `mktemp -d`). Holds what loading `dist/lib/server.js`
- * needs: package.json, dist/lib, the native addon and fs-ext. `server` is its path in the copy.
+ * needs: package.json, dist/lib and the native addon. `server` is its path in the copy.
  */
 export function coreForOthers(): { server: string; cleanup: () => void } {
   const { dir, cleanup } = tempDir('pipe-io-core-');
-  for (const part of ['package.json', 'dist/lib', 'build/Release/pipe_io_native.node', 'node_modules/fs-ext']) {
+  for (const part of ['package.json', 'dist/lib', 'build/Release/pipe_io_native.node']) {
     fs.cpSync(path.join(repoRoot, part), path.join(dir, part), { recursive: true });
   }
   // Readable by all, folders searchable by all, whatever the umask: the copy holds nothing secret.
