@@ -15,9 +15,8 @@
  * @module
  */
 import fs from 'node:fs';
-import { getSystemErrorName } from 'node:util';
 import { PipeIOError, describeErrno, errnoCode } from './errors.js';
-import { native } from './native.js';
+import { native, systemError } from './native.js';
 import { checkFolder, foreignFifoError, grantsMoreThan, serverUid } from './safety.js';
 import { takeTurn } from './turns.js';
 import { type PathWatch, watchPath } from './watch.js';
@@ -49,11 +48,6 @@ export interface FifoOptions {
   readonly allowUnsafeFolder?: boolean;
 }
 
-function systemError(errno: number, path: string): Error {
-  const code = getSystemErrorName(-errno);
-  return Object.assign(new Error(`${code}: mkfifo '${path}'`), { code, errno: -errno, syscall: 'mkfifo', path });
-}
-
 /**
  * Creates a FIFO with exactly `mode`; rejects with a Node-style system error (`code`, `errno`, `path`).
  * Node has no mkfifo(2), and the mkfifo utility would cost a fork and exec per pipe: the addon
@@ -62,7 +56,7 @@ function systemError(errno: number, path: string): Error {
  */
 export function makeFifo(path: string, mode: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    native.mkfifo(path, mode, (errno) => (errno === 0 ? resolve() : reject(systemError(errno, path))));
+    native.mkfifo(path, mode, (errno) => (errno === 0 ? resolve() : reject(systemError(-errno, 'mkfifo', path))));
   });
 }
 
@@ -277,9 +271,8 @@ function lockFifo(path: string, seen: fs.Stats, managed: boolean): FifoHandle | 
     const locked = native.flockExclusive(fd);
     if (locked !== 0) {
       fs.closeSync(fd);
-      const code = getSystemErrorName(locked);
-      const error = Object.assign(new Error(`${code}: flock '${path}'`), { code, errno: locked, syscall: 'flock', path });
-      if (code === 'EAGAIN' || code === 'EWOULDBLOCK') {
+      const error = systemError(locked, 'flock', path);
+      if (error.code === 'EAGAIN' || error.code === 'EWOULDBLOCK') {
         throw new PipeIOError(
           'ERR_PIPE_IN_USE',
           `The pipe '${path}' is in use by another pipe-io-server (it holds the pipe's lock). ` +

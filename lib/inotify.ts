@@ -16,8 +16,7 @@
  * process alive.
  * @module
  */
-import { getSystemErrorName } from 'node:util';
-import { type NativeInotify, native } from './native.js';
+import { type NativeInotify, native, systemError } from './native.js';
 
 /** Event bits from `<sys/inotify.h>`, the ones the callers use. */
 export const IN = {
@@ -47,10 +46,10 @@ let instance: NativeInotify | undefined;
 /** Watch descriptor → listeners. Two paths to one inode share a descriptor: the kernel gives the same one. */
 const listeners = new Map<number, Set<InotifyListener>>();
 
-function dispatch(events: (number | string)[]): void {
-  for (let i = 0; i < events.length; i += 3) {
-    const wd = events[i] as number;
-    const mask = events[i + 1] as number;
+function dispatch(events: number[]): void {
+  for (let i = 0; i < events.length; i += 2) {
+    const wd = events[i]!;
+    const mask = events[i + 1]!;
     const targets = mask & IN.Q_OVERFLOW ? [...listeners.values()] : [listeners.get(wd)];
     // The kernel has ended this watch: forget it before telling anyone, so a listener that
     // closes its watch does not remove a descriptor the kernel may hand out again.
@@ -78,8 +77,7 @@ export function addWatch(path: string, mask: number, listener: InotifyListener):
   const wd = native.inotifyAdd(instance, path, mask | IN.MASK_ADD);
   if (wd < 0) {
     closeIfUnused();
-    const code = getSystemErrorName(wd);
-    throw Object.assign(new Error(`${code}: inotify_add_watch '${path}'`), { code, errno: wd, syscall: 'inotify_add_watch', path });
+    throw systemError(wd, 'inotify_add_watch', path);
   }
   let set = listeners.get(wd);
   if (set === undefined) listeners.set(wd, (set = new Set()));

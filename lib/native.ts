@@ -17,10 +17,9 @@ export interface NativeBinding {
   mkfifo(path: string, mode: number, done: (errno: number) => void): void;
   /**
    * A non-blocking inotify instance polled by the event loop (never keeping it alive).
-   * `onEvents` gets each read's events flat: `[wd, mask, name, wd, mask, name, ...]`,
-   * `name` empty for events on a watched folder itself.
+   * `onEvents` gets each read's events flat: `[wd, mask, wd, mask, ...]`.
    */
-  inotifyOpen(onEvents: (events: (number | string)[]) => void): NativeInotify;
+  inotifyOpen(onEvents: (events: number[]) => void): NativeInotify;
   /** inotify_add_watch(2): the watch descriptor, or `-errno`. */
   inotifyAdd(inotify: NativeInotify, path: string, mask: number): number;
   /** inotify_rm_watch(2); a watch the kernel already ended is no error. */
@@ -31,6 +30,15 @@ export interface NativeBinding {
   dupFd(fd: number): number;
   /** flock(LOCK_EX | LOCK_NB): 0 once held, or `-errno` (`-EWOULDBLOCK` while another holds it). */
   flockExclusive(fd: number): number;
+}
+
+/**
+ * A Node-style system error (`code`, `errno`, `syscall`, `path`) for what the addon returned:
+ * `-errno`, as libuv reports errors.
+ */
+export function systemError(errno: number, syscall: string, path?: string): Error & { code: string } {
+  const code = getSystemErrorName(errno);
+  return Object.assign(new Error(`${code}: ${syscall}${path === undefined ? '' : ` '${path}'`}`), { code, errno, syscall, path });
 }
 
 /** The addon, loaded once. */
@@ -48,9 +56,6 @@ export function socketFd(fd: number): number {
   if (isMainThread) return fd;
   const copy = native.dupFd(fd);
   fs.closeSync(fd);
-  if (copy < 0) {
-    const code = getSystemErrorName(copy);
-    throw Object.assign(new Error(`${code}: dup of descriptor ${fd}`), { code, errno: copy, syscall: 'fcntl' });
-  }
+  if (copy < 0) throw systemError(copy, 'fcntl');
   return copy;
 }

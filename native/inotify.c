@@ -12,7 +12,7 @@
  *
  * The descriptor is non-blocking and polled by the event loop (uv_poll), so nothing waits in
  * the threadpool; the poll handle is unreferenced, so a watch never keeps a process alive.
- * Every read's events go to JavaScript in one call, as a flat array [wd, mask, name, ...].
+ * Every read's events go to JavaScript in one call, as a flat array [wd, mask, wd, mask, ...].
  */
 #include <errno.h>
 #include <stdio.h>
@@ -81,9 +81,7 @@ static void deliver(Watcher *w, const char *buffer, ssize_t length) {
     napi_set_element(env, events, index++, value);
     napi_create_uint32(env, event->mask, &value);
     napi_set_element(env, events, index++, value);
-    /* The name is NUL-padded to its length; empty for events on the folder itself. */
-    napi_create_string_utf8(env, event->len > 0 ? event->name : "", NAPI_AUTO_LENGTH, &value);
-    napi_set_element(env, events, index++, value);
+    /* The entry's name, if any, is not needed: every watch is on the inode it is about. */
     p += sizeof(struct inotify_event) + event->len;
   }
   napi_get_reference_value(env, w->callback, &callback);
@@ -118,7 +116,7 @@ static Watcher *unwrap(napi_env env, napi_value value) {
   return data;
 }
 
-/* inotifyOpen(onEvents: (events: (number | string)[]) => void): Watcher */
+/* inotifyOpen(onEvents: (events: number[]) => void): Watcher */
 static napi_value inotify_open(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], name, result;
