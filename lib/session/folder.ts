@@ -14,7 +14,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PipeIOError, describeErrno, errnoCode } from '../errors.js';
-import { type FifoSource, FifoHandle } from '../fifo.js';
+import { FifoHandle } from '../fifo.js';
+import type { FifoSource } from '../owned-fifo.js';
 import { describeUser } from '../safety.js';
 import { IN_NAME, OUT_NAME } from './protocol.js';
 
