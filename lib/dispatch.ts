@@ -10,7 +10,7 @@
 import { PipeIOError, messageOf } from './errors.js';
 import { Backlog, type FlowGate } from './feed.js';
 import type { ResolvedOptions } from './options.js';
-import { isSendPromise } from './writer.js';
+import { isSendPromise } from './batch.js';
 
 /** Who handles the messages. */
 export interface MessageHandler<T> {

@@ -6,7 +6,8 @@
 
 import { isAscii } from 'node:buffer';
 
-const NEWLINE = 0x0a;
+/** The byte that ends every message. */
+export const NEWLINE = 0x0a;
 
 /** What a line decoder reports. */
 export interface LineDecoderHooks<L extends string | Buffer = string> {
