@@ -20,37 +20,41 @@
 
 #include "addon.h"
 
+/* The one argument, a descriptor: >= 0, or -1 after throwing a TypeError naming `usage`. */
+static int32_t fd_argument(napi_env env, napi_callback_info info, const char *usage) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd = -1;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
+    napi_throw_type_error(env, NULL, usage);
+    return -1;
+  }
+  return fd;
+}
+
+/* A result for JavaScript: `value`, or -errno when the call failed (`value` < 0). */
+static napi_value result_or_errno(napi_env env, int value) {
+  napi_value result;
+  napi_create_int32(env, value < 0 ? -errno : value, &result);
+  return result;
+}
+
 /* dupFd(fd: number): a new close-on-exec descriptor (the lowest free number), or -errno */
 static napi_value dup_fd(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], result;
-  int32_t fd = -1;
-  int copy;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok) {
-    napi_throw_type_error(env, NULL, "dupFd(fd: number)");
-    return NULL;
-  }
-  copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  napi_create_int32(env, copy < 0 ? -errno : copy, &result);
-  return result;
+  int32_t fd = fd_argument(env, info, "dupFd(fd: number)");
+  if (fd < 0) return NULL;
+  return result_or_errno(env, fcntl(fd, F_DUPFD_CLOEXEC, 0));
 }
 
 /* flockExclusive(fd: number): 0 once the exclusive lock is held, or -errno (-EWOULDBLOCK: another holds it); never waits */
 static napi_value flock_exclusive(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], result;
-  int32_t fd = -1;
   int status;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok) {
-    napi_throw_type_error(env, NULL, "flockExclusive(fd: number)");
-    return NULL;
-  }
+  int32_t fd = fd_argument(env, info, "flockExclusive(fd: number)");
+  if (fd < 0) return NULL;
   do status = flock(fd, LOCK_EX | LOCK_NB);
   while (status != 0 && errno == EINTR);
-  napi_create_int32(env, status == 0 ? 0 : -errno, &result);
-  return result;
+  return result_or_errno(env, status);
 }
 
 void fd_register(napi_env env, napi_value exports) {
