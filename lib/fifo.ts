@@ -179,7 +179,7 @@ export class FifoHandle {
     if (this.#closed) return;
     let inode = -1;
     try {
-      inode = fs.openSync(`/proc/self/fd/${this.fd}`, O_PATH);
+      inode = fs.openSync(this.inodePath, O_PATH);
     } catch {
       // no /proc: nothing to wake with
     }

@@ -17,7 +17,8 @@ export interface NativeBinding {
   mkfifo(path: string, mode: number, done: (errno: number) => void): void;
   /**
    * A non-blocking inotify instance polled by the event loop (never keeping it alive).
-   * `onEvents` gets each read's events flat: `[wd, mask, wd, mask, ...]`.
+   * `onEvents` gets each read's events flat: `[wd, mask, wd, mask, ...]`. Throws an error whose
+   * `code` names the errno (`EMFILE` once the user's instances run out).
    */
   inotifyOpen(onEvents: (events: number[]) => void): NativeInotify;
   /** inotify_add_watch(2): the watch descriptor, or `-errno`. */

@@ -36,7 +36,7 @@ class FolderWatch {
       this.#watcher = addWatch(folder, IN.DELETE_SELF | IN.MOVE_SELF | IN.ONLYDIR, () => {
         // The folder was deleted or moved, which ends its watch, or events were lost.
         this.poll();
-        this.all();
+        this.#all();
       });
     } catch {
       this.poll();
@@ -59,7 +59,7 @@ class FolderWatch {
     if (checks?.size === 0) this.#entries.delete(name);
   }
 
-  all(): void {
+  #all(): void {
     for (const checks of this.#entries.values()) for (const check of checks) check();
   }
 
@@ -68,7 +68,7 @@ class FolderWatch {
     this.#watcher?.close();
     this.#watcher = undefined;
     if (this.#timer === undefined && this.intervalMs > 0) {
-      this.#timer = setInterval(() => this.all(), this.intervalMs).unref();
+      this.#timer = setInterval(() => this.#all(), this.intervalMs).unref();
     }
   }
 
@@ -101,10 +101,9 @@ export interface PathWatch {
 export function watchPath(file: string, intervalMs: number, check: Check): PathWatch {
   const folder = path.dirname(path.resolve(file));
   const name = path.basename(file);
-  let owner = folders.get(folder);
-  if (!owner) folders.set(folder, (owner = new FolderWatch(folder, intervalMs)));
-  owner.add(name, check);
-  const watch = owner;
+  const watch = folders.get(folder) ?? new FolderWatch(folder, intervalMs);
+  folders.set(folder, watch);
+  watch.add(name, check);
   let inode: InotifyWatch | undefined;
   return {
     follow(target) {

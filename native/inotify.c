@@ -1,21 +1,13 @@
 /*
- * An inotify instance whose events we choose, for lib/watch.ts.
- *
- * fs.watch() cannot take a mask: libuv asks for IN_MODIFY on every folder it watches. On a
- * folder that holds a FIFO, the kernel then queues an event for every write() a client makes
- * into the pipe (and for every reply the server writes), and the writer pays for it in its own
- * write(): sixteen clients writing a line per write() lost 13% of their throughput to it
- * (bench "in16"), and the server woke for events it ignores. A pipe's path only changes by
- * creation, deletion, renaming and attribute changes (a link count): those are the events asked
- * for here, and a write() into the pipe costs the writer nothing more than it would without a
- * watch.
+ * An inotify instance whose watches and masks the caller chooses (lib/inotify.ts, which says
+ * why fs.watch() would not do: it watches a folder for every event on its entries, and that
+ * costs every client's write() into a FIFO in it).
  *
  * The descriptor is non-blocking and polled by the event loop (uv_poll), so nothing waits in
  * the threadpool; the poll handle is unreferenced, so a watch never keeps a process alive.
  * Every read's events go to JavaScript in one call, as a flat array [wd, mask, wd, mask, ...].
  */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
@@ -136,11 +128,10 @@ static napi_value inotify_open(napi_env env, napi_callback_info info) {
   }
   w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (w->fd < 0) {
-    char code[32];
     err = errno;
     free(w);
-    snprintf(code, sizeof code, "%d", err);
-    napi_throw_error(env, code, strerror(err));
+    /* code as Node names it (EMFILE: the per-user limit of instances), for lib/inotify.ts's callers. */
+    napi_throw_error(env, uv_err_name(-err), strerror(err));
     return NULL;
   }
   napi_get_uv_event_loop(env, &loop);
@@ -158,7 +149,7 @@ static napi_value inotify_open(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* inotifyAdd(watcher, folder: string, mask: number): watch descriptor (>= 0) or -errno */
+/* inotifyAdd(watcher, path: string, mask: number): watch descriptor (>= 0) or -errno */
 static napi_value inotify_add(napi_env env, napi_callback_info info) {
   size_t argc = 3, length = 0;
   napi_value argv[3], result;
@@ -169,7 +160,7 @@ static napi_value inotify_add(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc != 3 || (w = unwrap(env, argv[0])) == NULL) return NULL;
   if (napi_get_value_string_utf8(env, argv[1], NULL, 0, &length) != napi_ok || napi_get_value_uint32(env, argv[2], &mask) != napi_ok) {
-    napi_throw_type_error(env, NULL, "inotifyAdd(watcher, folder: string, mask: number)");
+    napi_throw_type_error(env, NULL, "inotifyAdd(watcher, path: string, mask: number)");
     return NULL;
   }
   path = malloc(length + 1);
